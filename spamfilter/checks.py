@@ -1,0 +1,153 @@
+"""The check service: score a comment, log the check, and store moderator labels.
+
+Request parsing happens before this module and HTTP answers after it, so the
+Akismet and JSON APIs share one path: comment -> record -> model -> verdict -> log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import ApiKey, Check, CommentColumns, Label, utcnow
+from .keys import normalize_site
+from .params import Comment
+from .registry import ModelHolder
+from .verdict import Verdict, decide
+
+
+def content_hash(content: str, author: str, email: str) -> str:
+    """Identity of a comment for matching a submission to its check (whitespace-insensitive)."""
+    parts = (" ".join(content.split()), author.strip().lower(), email.strip().lower())
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _comment_columns(comment: Comment) -> dict[str, str]:
+    return {
+        "site": normalize_site(comment.blog),
+        "content": comment.get("comment_content"),
+        "content_hash": content_hash(
+            comment.get("comment_content"), comment.get("comment_author"), comment.get("comment_author_email")
+        ),
+        "author": comment.get("comment_author"),
+        "author_email": comment.get("comment_author_email"),
+        "author_url": comment.get("comment_author_url"),
+        "user_ip": comment.get("user_ip")[:64],
+        "user_agent": comment.get("user_agent"),
+        "referrer": comment.get("referrer"),
+        "permalink": comment.get("permalink"),
+        "comment_type": comment.get("comment_type")[:64],
+    }
+
+
+def _check_columns(check: Check) -> dict[str, str]:
+    """The comment columns of a logged check, to label the comment exactly as it was checked."""
+    return {c: getattr(check, c) for c in CommentColumns.__annotations__}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    guid: str
+    verdict: Verdict
+    model_version: str
+
+
+class CheckService:
+    def __init__(self, models: ModelHolder, sessions: sessionmaker[Session], reasons: int = 5) -> None:
+        self.models = models
+        self.sessions = sessions
+        self.reasons = reasons
+
+    def check(self, key: ApiKey, comment: Comment) -> CheckResult:
+        model = self.models.model
+        scored = model.score([comment.record()], reasons=self.reasons)[0]
+        verdict = decide(comment, scored, model)
+        guid = uuid.uuid4().hex
+        with self.sessions() as session:
+            session.add(
+                Check(
+                    guid=guid,
+                    key_id=key.id,
+                    verdict=verdict.verdict,
+                    score=verdict.score,
+                    model_version=model.version,
+                    is_test=comment.is_test,
+                    reasons=[r.as_dict() for r in verdict.reasons],
+                    **_comment_columns(comment),
+                )
+            )
+            session.commit()
+        return CheckResult(guid, verdict, model.version)
+
+    def submit(self, key: ApiKey, comment: Comment, label: str, source: str) -> None:
+        """Record a label sent by a client (submit-spam/submit-ham) for a comment it checked."""
+        if comment.is_test:  # Akismet: never learn from test calls
+            return
+        columns = _comment_columns(comment)
+        with self.sessions() as session:
+            check = self._matching_check(session, key, comment, columns)
+            if check is not None:  # label the comment as it was checked
+                columns = _check_columns(check)
+            values = {**columns, "key_id": key.id, "check_guid": check.guid if check else None}
+            self._store_label(session, values, label, source, f"key {key.hint}…")
+
+    def label_check(self, guid: str, label: str, source: str, submitted_by: str) -> bool:
+        """Record a label for a logged check (the review page); False when there is no such check."""
+        with self.sessions() as session:
+            check = session.scalars(select(Check).where(Check.guid == guid)).first()
+            if check is None:
+                return False
+            if not check.is_test:
+                values = {**_check_columns(check), "key_id": check.key_id, "check_guid": check.guid}
+                self._store_label(session, values, label, source, submitted_by)
+            return True
+
+    def import_label(self, columns: dict[str, str], label: str, submitted_by: str) -> None:
+        """Record a label from a CSV import (no check to match it to)."""
+        values = {
+            **columns,
+            "content_hash": content_hash(columns["content"], columns["author"], columns["author_email"]),
+        }
+        with self.sessions() as session:
+            self._store_label(session, values, label, "import", submitted_by)
+
+    @staticmethod
+    def _store_label(session: Session, values: dict[str, object], label: str, source: str, by: str) -> None:
+        """Insert or update the one label row of (site, comment); safe under concurrent requests."""
+        if label not in {"spam", "ham"}:
+            raise ValueError(f"label must be spam or ham, not {label!r}")
+        values = {**values, "label": label, "source": source, "submitted_by": by}
+        for _attempt in range(3):
+            row = session.scalars(
+                select(Label).where(Label.site == values["site"], Label.content_hash == values["content_hash"])
+            ).first()
+            if row is None:
+                session.add(Label(**values))
+            else:
+                for k, v in values.items():
+                    setattr(row, k, v)
+                row.updated_at = utcnow()
+            try:
+                session.commit()
+                return
+            except IntegrityError:  # another request inserted the same label first
+                session.rollback()
+        raise RuntimeError("could not store label after 3 attempts")
+
+    @staticmethod
+    def _matching_check(session: Session, key: ApiKey, comment: Comment, columns: dict[str, str]) -> Check | None:
+        guid = comment.get("guid").strip().lower()
+        if guid:
+            check = session.scalars(select(Check).where(Check.guid == guid, Check.key_id == key.id)).first()
+            if check is not None:
+                return check
+        return session.scalars(
+            select(Check)
+            .where(Check.site == columns["site"], Check.content_hash == columns["content_hash"])
+            .order_by(Check.created_at.desc())
+        ).first()

@@ -1,0 +1,160 @@
+"""Comment text normalisation shared by training and serving.
+
+Spam hides behind markup, look-alike letters and spelled-out links, and the public
+corpora carry markup artefacts (HTML entities only in one class, ``<br />`` in
+another). Everything here maps a raw comment to what a reader would see, so the
+model learns spam and not the encoding of a particular data set.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nltk.stem.snowball import SnowballStemmer
+from nltk.tokenize import TweetTokenizer
+
+# Longest text the features look at: a 1 MB comment must not cost 1 MB of n-grams.
+MAX_TEXT_CHARS = 20_000
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u034f"))
+
+# Cyrillic and Greek letters that look like Latin ones; applied only inside words that
+# mix scripts, so real Russian or Greek text is left alone.
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁһӏкмтвнАЕОРСХУІЈЅКМТВНαοντρκιΑΒΕΗΙΚΜΝΟΡΤΧΥΖ",
+    "aeopcyxijsdhlkmtbhAEOPCXYIJSKMTBHaovtpkiABEHIKMNOPTXYZ",
+)
+_LATIN = re.compile(r"[a-zA-Z]")
+_NON_LATIN_LOOKALIKE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
+_WORD = re.compile(r"\w+")
+
+_ANCHOR = re.compile(r"<a\b[^>]*?href\s*=\s*[\"']?([^\"'\s>]+)[^>]*>(.*?)</a\s*>", re.I | re.S)
+_BBCODE_URL = re.compile(r"\[url=([^\]]+)\](.*?)\[/url\]", re.I | re.S)
+_BBCODE_BARE = re.compile(r"\[url\](.*?)\[/url\]", re.I | re.S)
+_TAG = re.compile(r"</?[a-zA-Z][^>]{0,500}>")
+_SPACED_WWW = re.compile(r"\bw\s+w\s+w\s*\.\s*", re.I)
+_TLDS = (
+    "com|net|org|info|biz|xyz|top|shop|site|online|store|club|live|io|co|me|ru|cn|de|uk|"
+    "in|us|pw|tk|ml|ga|cf|gq|vip|win|bid|loan|click|link|fun|app|dev|ly|to|cc|tv|ws|pro"
+)
+_SPELLED_DOT = re.compile(
+    r"(\w)\s*(?:\.|\(\s*dot\s*\)|\[\s*dot\s*\]|\{\s*dot\s*\}|\s+dot\s+)\s*(" + _TLDS + r")\b", re.I
+)
+
+_URL_TAIL = r"(?:[^\s<>\"'\])]*[^\s<>\"'\]).,;:!?])?"  # a sentence's full stop is not part of the link
+URL_RE = re.compile(
+    r"(?:\bhttps?://|\bwww\.)" + _URL_TAIL + r"|\b(?:[a-z0-9-]+\.)+(?:" + _TLDS + r")\b(?:/" + _URL_TAIL + ")?",
+    re.I,
+)
+EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+PHONE_RE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{7,}\d(?![\w])")
+MONEY_RE = re.compile(
+    r"[$£€₹¥]\s?\d[\d,.]*\s?[km]?\b|\b\d[\d,.]*\s?(?:usd|dollars?|eur|euros?|pounds?|gbp|btc|bitcoin)\b", re.I
+)
+
+_tokenizer = TweetTokenizer(preserve_case=False, reduce_len=True, strip_handles=False)
+_stemmer = SnowballStemmer("english")
+
+
+@dataclass(frozen=True, slots=True)
+class CleanText:
+    """A comment's text as a reader sees it, plus what was found in it."""
+
+    text: str  # visible text, lower-cased, links kept in place
+    urls: tuple[str, ...]
+    emails: int
+    phones: int
+    money: int
+    html_links: int  # <a href> and [url] links in the raw text
+    raw_length: int
+    upper_ratio: float
+
+
+def _unlink(match: re.Match[str]) -> str:
+    return f" {match.group(2)} {match.group(1)} "
+
+
+def _fix_homoglyphs(text: str) -> str:
+    if not _NON_LATIN_LOOKALIKE.search(text):
+        return text
+
+    def fix(word: re.Match[str]) -> str:
+        w = word.group(0)
+        if _LATIN.search(w) and _NON_LATIN_LOOKALIKE.search(w):
+            return w.translate(_HOMOGLYPHS)
+        return w
+
+    return _WORD.sub(fix, text)
+
+
+def visible_text(raw: str) -> tuple[str, int]:
+    """Return (text a reader sees, number of markup links) for a raw comment."""
+    text = raw[:MAX_TEXT_CHARS]
+    text = html.unescape(html.unescape(text))  # some sources escape twice (&amp;#39;)
+    html_links = len(_ANCHOR.findall(text)) + len(_BBCODE_URL.findall(text)) + len(_BBCODE_BARE.findall(text))
+    text = _ANCHOR.sub(_unlink, text)
+    text = _BBCODE_URL.sub(_unlink, text)
+    text = _BBCODE_BARE.sub(r" \1 ", text)
+    text = _TAG.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    text = _fix_homoglyphs(text)
+    text = _SPACED_WWW.sub("www.", text)
+    text = _SPELLED_DOT.sub(r"\1.\2", text)
+    return " ".join(text.split()), html_links
+
+
+@lru_cache(maxsize=4096)
+def clean(raw: str) -> CleanText:
+    """Normalise one comment; cached because a check and its reasons reuse it."""
+    text, html_links = visible_text(raw or "")
+    letters = [c for c in text if c.isalpha()]
+    upper = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+    return CleanText(
+        text=text.lower(),
+        urls=tuple(URL_RE.findall(text)),
+        emails=len(EMAIL_RE.findall(text)),
+        phones=len(PHONE_RE.findall(text)),
+        money=len(MONEY_RE.findall(text)),
+        html_links=html_links,
+        raw_length=len(raw or ""),
+        upper_ratio=upper,
+    )
+
+
+def url_domain(url: str) -> str:
+    """Host part of a URL or bare domain, without ``www.`` (``''`` when there is none)."""
+    u = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower())
+    host = re.split(r"[/?#:]", u, maxsplit=1)[0]
+    return host.removeprefix("www.")
+
+
+def _placeholder_text(text: str) -> str:
+    """Replace links, addresses, numbers and amounts by class tokens so words generalise."""
+    text = EMAIL_RE.sub(" xemailx ", text)
+
+    def link(m: re.Match[str]) -> str:
+        host = url_domain(m.group(0))
+        tld = re.sub(r"[^a-z]", "", host.rsplit(".", 1)[-1]) if "." in host else ""
+        return f" xurlx xtld{tld}x "
+
+    text = URL_RE.sub(link, text)
+    text = MONEY_RE.sub(" xmoneyx ", text)
+    text = PHONE_RE.sub(" xphonex ", text)
+    # Letters only: the tokenizer splits tokens that mix letters and digits.
+    return re.sub(r"\d+", lambda m: " xnum" + "sml"[min(len(m.group(0)), 5) // 2] + "x ", text)
+
+
+def word_tokens(text: str) -> list[str]:
+    """Stemmed word tokens of cleaned text (links, e-mails, numbers as class tokens)."""
+    out = []
+    for tok in _tokenizer.tokenize(_placeholder_text(text)):
+        if tok.isalpha():
+            out.append(_stemmer.stem(tok))
+        elif any(c.isalnum() for c in tok) or tok in {"!", "?", "$", "€", "£"}:
+            out.append(tok)
+        # lone punctuation carries little and bloats the vocabulary
+    return out

@@ -1,0 +1,101 @@
+"""Shared fixtures: an app on a fresh database with the shipped model, a client, a key.
+
+Every test that uses ``app`` runs twice: on an SQLite file, and on PostgreSQL at
+127.0.0.1:5432 (user postgres) when one is reachable (skipped with the reason
+otherwise). Set SPAMFILTER_TEST_POSTGRES to another server URL to use that.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from spamfilter import create_app
+from spamfilter.db import Base
+from spamfilter.keys import create_key
+
+BLOG = "https://blog.example"
+POSTGRES = os.environ.get("SPAMFILTER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_error() -> str | None:
+    try:
+        engine = create_engine(POSTGRES, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {POSTGRES}: {exc.__class__.__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    error = _postgres_error()
+    if error:
+        pytest.skip(error)
+    name = f"spamfilter_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    with engine.begin() as conn:  # each test starts empty; the schema stays
+        tables = [t.name for t in Base.metadata.sorted_tables if t.name in set(conn.dialect.get_table_names(conn))]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    yield app
+    app.extensions["spamfilter.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api_key(app: Flask) -> str:
+    with app.extensions["spamfilter"].sessions() as session:
+        return create_key(session, [BLOG], label="test")
+
+
+@pytest.fixture
+def check_form(api_key: str) -> dict[str, str]:
+    """A complete, ordinary comment-check form."""
+    return {
+        "api_key": api_key,
+        "blog": BLOG,
+        "user_ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        "referrer": "https://blog.example/2026/11/hello",
+        "permalink": "https://blog.example/2026/11/hello",
+        "comment_type": "comment",
+        "comment_author": "Dana",
+        "comment_author_email": "dana@example.org",
+        "comment_content": "Thanks, the part about indexes finally made it click for me.",
+    }

@@ -1,0 +1,255 @@
+"""Moderator feedback closes the loop: labels -> retrain -> gate -> hot swap, with no downtime.
+
+One real server (gunicorn, 2 workers) and one SQLite database serve the whole module;
+the tests run in order and build on each other's state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from servers import REPO, Server, running_server, server_env
+from sqlalchemy import create_engine, func, select
+
+from spamfilter.db import Label, ModelCurrent
+
+BLOG = "https://garden.example"
+
+# A campaign the shipped model has never seen: friendly, on-topic, link-free invitations
+# to a paid "club" -- spam on this gardening site, and only its moderators know it.
+OPENERS = [
+    "Lovely roses!",
+    "What a tidy vegetable bed.",
+    "Great tips on mulching.",
+    "Your dahlias look amazing.",
+    "Such a helpful post about compost.",
+    "Beautiful hydrangeas this year.",
+    "Nice work on the raised beds.",
+]
+PITCHES = [
+    "Members of the Velvet Thistle Society get seeds posted monthly",
+    "the Velvet Thistle Society sends its members rare bulbs every season",
+    "join the Velvet Thistle Society and receive heirloom seed parcels",
+    "Velvet Thistle Society members swap cuttings and get a monthly seed box",
+]
+CLOSERS = [
+    "for only 9 pounds a month.",
+    "- message the society secretary to enrol.",
+    "and the first parcel is half price.",
+    "- ask for the membership form today.",
+]
+CAMPAIGN = [f"{o} {p} {c}" for o, p, c in itertools.product(OPENERS, PITCHES, CLOSERS)]
+PROBE = "Gorgeous tulips! The Velvet Thistle Society posts members a seed box every month - enrol via the secretary."
+
+POISON = [
+    f"{a} {b} {c}"
+    for a, b, c in itertools.product(
+        [
+            "BUY CHEAP VIAGRA NOW",
+            "Best online casino bonus",
+            "Payday loans approved in minutes",
+            "Cheap replica watches",
+        ],
+        [
+            "at www.best-deals-pharma.xyz",
+            "visit http://casino-royal-win.top",
+            "click www.fast-cash-now.shop",
+            "order from http://replica-lux.site",
+        ],
+        [
+            "100% guaranteed!!!",
+            "free shipping worldwide",
+            "limited offer, act now",
+            "no prescription needed",
+            "call +1 800 555 0199",
+        ],
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("retrain")
+    return server_env(
+        f"sqlite:///{tmp / 'spamfilter.sqlite3'}",
+        SPAMFILTER_MODEL_POLL_SECONDS="1",
+        TMPDIR=str(tmp),
+    )
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str]) -> Iterator[Server]:
+    with running_server(Path(env["TMPDIR"]), env) as server:
+        assert server.key
+        yield server
+
+
+def train(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "train.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def check(server: Server, content: str, **extra: str) -> httpx.Response:
+    form = {
+        "api_key": server.key,
+        "blog": BLOG,
+        "user_ip": "198.51.100.4",
+        "comment_author": "Pat",
+        "comment_content": content,
+        **extra,
+    }
+    response = httpx.post(f"{server.url}/1.1/comment-check", data=form, timeout=10)
+    assert response.status_code == 200 and response.content in (b"true", b"false"), response.text
+    return response
+
+
+def submit(server: Server, kind: str, content: str, guid: str = "") -> None:
+    form = {
+        "api_key": server.key,
+        "blog": BLOG,
+        "user_ip": "198.51.100.4",
+        "comment_author": "Pat",
+        "comment_content": content,
+        "guid": guid,
+    }
+    response = httpx.post(f"{server.url}/1.1/submit-{kind}", data=form, timeout=10)
+    assert response.content == b"Thanks for making the web a better place."
+
+
+def current_version(env: dict[str, str]) -> int | None:
+    engine = create_engine(env["SPAMFILTER_DATABASE_URL"])
+    with engine.connect() as conn:
+        version = conn.scalar(select(ModelCurrent.version))
+    engine.dispose()
+    return version
+
+
+def label_count(env: dict[str, str]) -> int:
+    engine = create_engine(env["SPAMFILTER_DATABASE_URL"])
+    with engine.connect() as conn:
+        count = conn.scalar(select(func.count(Label.id)))
+    engine.dispose()
+    return int(count or 0)
+
+
+def wait_for_model(server: Server, version: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check(server, "hello").headers["X-spamfilter-model"] == version:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"server still serves {check(server, 'hello').headers['X-spamfilter-model']}, not {version}")
+
+
+def test_feedback_round_trip_changes_the_verdict(server: Server, env: dict[str, str]) -> None:
+    before = check(server, PROBE)
+    assert before.content == b"false", "the probe must start as a miss for this test to mean anything"
+    shipped = before.headers["X-spamfilter-model"]
+
+    for text in CAMPAIGN:  # moderators flag each missed comment, echoing the check's guid
+        guid = check(server, text).headers["X-akismet-guid"]
+        submit(server, "spam", text, guid)
+
+    # Requests keep flowing while the model is swapped: none may fail.
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                check(server, "Thanks for the pruning guide!")
+            except Exception as exc:
+                failures.append(repr(exc))
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        out = train(env, "--min-new-labels", "20")
+        assert "promoted" in out, out
+        wait_for_model(server, "1")
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == []
+
+    after = check(server, PROBE)
+    assert after.headers["X-spamfilter-model"] == "1" != shipped
+    assert after.content == b"true", out
+    assert "shipped" in train(env, "--list")
+
+
+def test_too_few_new_labels_skips(env: dict[str, str]) -> None:
+    out = train(env)
+    assert out.startswith("skipped: 0 new labels"), out
+
+
+def test_poisoned_labels_are_rejected(server: Server, env: dict[str, str]) -> None:
+    for text in POISON:  # an attacker with a key marks blatant spam as ham
+        submit(server, "ham", text)
+    out = train(env, "--min-new-labels", "20")
+    assert "rejected by the gate" in out, out
+    assert current_version(env) == 1
+    time.sleep(1.5)
+    assert check(server, PROBE).headers["X-spamfilter-model"] == "1"
+    listing = train(env, "--list")
+    assert listing.splitlines()[1].lstrip().startswith("2") and "* " in listing
+
+
+def test_rollback_and_forward(server: Server, env: dict[str, str]) -> None:
+    assert "now serving the shipped model" in train(env, "--rollback")
+    assert current_version(env) is None
+    wait_for_model(server, check(server, "x").headers["X-spamfilter-model"])  # any answer is fine
+    assert "now serving version 1" in train(env, "--rollback", "1")
+    wait_for_model(server, "1")
+
+
+def test_kill_during_training_keeps_the_current_model(server: Server, env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "train.py", "--force", "--min-new-labels", "0"],
+        cwd=REPO,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "training on ..." once the data is loaded
+    assert line.startswith("training on"), line
+    time.sleep(2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    assert current_version(env) == 1
+    assert check(server, PROBE).headers["X-spamfilter-model"] == "1"
+    # The lock died with the process: the next run is not told another one is running.
+    assert "another retraining" not in train(env)
+
+
+def test_concurrent_submissions_lose_no_labels(server: Server, env: dict[str, str]) -> None:
+    before = label_count(env)
+    texts = [f"Question {i}: which rootstock did you use for the apple tree in bed {i}?" for i in range(120)]
+
+    def worker(chunk: list[str]) -> None:
+        for text in chunk:
+            submit(server, "ham", text)
+
+    threads = [threading.Thread(target=worker, args=(texts[i::6],)) for i in range(6)]
+    same = [
+        threading.Thread(target=submit, args=(server, "spam", "Same comment from six moderators")) for _ in range(6)
+    ]
+    for t in threads + same:
+        t.start()
+    for t in threads + same:
+        t.join()
+    assert label_count(env) == before + 120 + 1
