@@ -10,20 +10,20 @@ Settings come from the environment (``SPAMFILTER_*``, ``DATABASE_URL``); see REA
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-
-from spamfilter import create_app
-from spamfilter.errors import ModelError
-from spamfilter.keys import ANY_SITE, active_key_count, create_key
 
 
 class Server(BaseApplication):
@@ -45,6 +45,35 @@ class Server(BaseApplication):
 def _post_fork(_server: Any, _worker: Any) -> None:
     # Connections opened before the fork must not be shared between workers.
     _server.app.application.extensions["spamfilter.engine"].dispose(close=False)
+
+
+def _worker_exit(server: Any, _worker: Any) -> None:
+    # Checks are logged in the background: write what is queued before the worker goes.
+    server.app.application.extensions["spamfilter"].log.flush(timeout=10.0)
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def metrics_dir() -> None:
+    """Let every worker's metrics add up in /metrics (prometheus-client's multiprocess mode).
+
+    Must be set before the metrics are created, so before spamfilter is imported.
+    A fresh folder per run (prometheus-client requires it empty at start), removed at exit.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder, master = tempfile.mkdtemp(prefix="spamfilter-metrics-"), os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == master:  # not when a forked worker exits
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 def parse_duration(text: str) -> float:
@@ -78,7 +107,25 @@ class RetrainScheduler(threading.Thread):
             print(f"spamfilter: scheduled retraining ended with exit code {result.returncode}", flush=True)
 
 
+def retention_loop(app: Flask, every: float = 3600.0) -> None:
+    """Apply RETENTION_DAYS hourly, in the master only (one per node; the UPDATE is idempotent)."""
+    from spamfilter.privacy import apply_retention
+
+    days, mode = int(app.config["RETENTION_DAYS"]), str(app.config["RETENTION_MODE"])
+    while True:
+        try:
+            with app.extensions["spamfilter"].sessions() as session:
+                changed = apply_retention(session, days, mode)
+            if changed:
+                print(f"spamfilter: retention: {mode} {changed} logged checks older than {days} days", flush=True)
+        except Exception as exc:  # the database may be away; try again next hour
+            print(f"spamfilter: retention failed: {exc}", flush=True)
+        time.sleep(every)
+
+
 def ensure_key(app: Flask) -> None:
+    from spamfilter.keys import ANY_SITE, active_key_count, create_key
+
     with app.extensions["spamfilter"].sessions() as session:
         if active_key_count(session):
             return
@@ -105,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(args.retrain_every, str):  # a default from the environment is not parsed by argparse
         args.retrain_every = parse_duration(args.retrain_every)
 
+    metrics_dir()
+    from spamfilter import create_app  # after metrics_dir: metrics are created on import
+    from spamfilter.errors import ModelError
+
     app = create_app()
     try:
         model = app.extensions["spamfilter"].models.model  # load before forking: shared, and fails early
@@ -119,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.retrain_every:
             print(f"spamfilter: retraining every {args.retrain_every:g} s", flush=True)
             RetrainScheduler(args.retrain_every).start()
+        if int(app.config["RETENTION_DAYS"]) > 0:
+            threading.Thread(target=retention_loop, args=(app,), name="retention", daemon=True).start()
 
     Server(
         app,
@@ -129,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads,
             "preload_app": True,
             "post_fork": _post_fork,
+            "worker_exit": _worker_exit,
+            "child_exit": _child_exit,
             "accesslog": os.environ.get("SPAMFILTER_ACCESS_LOG"),
             "keepalive": 5,
         },

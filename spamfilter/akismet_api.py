@@ -14,15 +14,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import case, func, select
 
 from .checks import CheckService
 from .config import service_hosts
 from .db import ApiKey, Check, Label, utcnow
 from .errors import RequestError
-from .keys import find_key, site_allowed
-from .params import Comment, clean_fields, parse_form, request_key
+from .keys import site_allowed
+from .params import Comment, parse_form, request_key
 
 bp = Blueprint("akismet", __name__)
 
@@ -38,10 +38,17 @@ def service() -> CheckService:
 
 
 def request_fields() -> dict[str, str]:
-    """Form fields from the body whatever the Content-Type (clients differ), and the query."""
-    if request.mimetype == "multipart/form-data":
-        return clean_fields(request.values.items())
-    return parse_form(request.get_data(cache=True), request.query_string)
+    """Form fields from the body whatever the Content-Type (clients differ), and the query.
+
+    Parsed once per request (the rate limiter asks for the key first).
+    """
+    if "akismet_fields" not in g:
+        boundary = request.mimetype_params.get("boundary") if request.mimetype == "multipart/form-data" else None
+        body = request.get_data(cache=True)
+        g.akismet_fields = parse_form(
+            body, request.query_string, boundary.encode("latin-1", "replace") if boundary else None
+        )
+    return g.akismet_fields
 
 
 def key_text(fields: dict[str, str], prefer_key: bool = False) -> str | None:
@@ -49,12 +56,11 @@ def key_text(fields: dict[str, str], prefer_key: bool = False) -> str | None:
     return request_key(fields, request.host, service_hosts(current_app.config["SERVICE_HOSTS"]), prefer_key)
 
 
-def authenticate(fields: dict[str, str], prefer_key: bool = False) -> ApiKey:
+def authenticate(fields: dict[str, str], prefer_key: bool = False, fresh: bool = False) -> ApiKey:
     key = key_text(fields, prefer_key)
     if not key:
         raise RequestError("invalid", 'Empty "api_key" value')
-    with service().sessions() as session:
-        row = find_key(session, key)
+    row = service().find_key(key, fresh)
     if row is None:
         raise RequestError("invalid", "Invalid API key: it is unknown or has been revoked.")
     return row
@@ -86,7 +92,8 @@ def request_error(exc: RequestError) -> Response:
 def verify_key() -> Response:
     fields = request_fields()
     # WordPress sends the candidate as `key` and the stored key as `api_key`: `key` wins here.
-    key = authenticate(fields, prefer_key=True)
+    # Asked when a key is set up: answer from the database, not from the key cache.
+    key = authenticate(fields, prefer_key=True, fresh=True)
     blog = fields.get("blog", "").strip()
     if not blog:
         raise RequestError("invalid", 'Empty "blog" value')
@@ -142,6 +149,7 @@ def _int(fields: dict[str, str], name: str, default: int) -> int:
 def usage_limit() -> Response:
     key = authenticate(request_fields())
     start, end = _month_bounds(utcnow().strftime("%Y-%m"))
+    service().log.flush(timeout=1.0)  # count this process's latest checks too
     with service().sessions() as session:
         usage = session.scalar(
             select(func.count(Check.id)).where(
@@ -172,6 +180,7 @@ def key_sites() -> Response:
     limit, offset = _int(fields, "limit", 500), _int(fields, "offset", 0)
     substring = fields.get("filter", "").strip().lower()
 
+    service().log.flush(timeout=1.0)
     with service().sessions() as session:
         checks = session.execute(
             select(

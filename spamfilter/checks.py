@@ -7,18 +7,25 @@ Akismet and JSON APIs share one path: comment -> record -> model -> verdict -> l
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import metrics
+from .backlog import CheckLog, LabelSpool
 from .db import ApiKey, Check, CommentColumns, Label, utcnow
-from .keys import normalize_site
+from .keys import KeyCache, normalize_site
 from .params import Comment
 from .registry import ModelHolder
 from .verdict import Verdict, decide
+
+log = logging.getLogger(__name__)
 
 
 def content_hash(content: str, author: str, email: str) -> str:
@@ -58,51 +65,102 @@ class CheckResult:
 
 
 class CheckService:
-    def __init__(self, models: ModelHolder, sessions: sessionmaker[Session], reasons: int = 5) -> None:
+    def __init__(
+        self,
+        models: ModelHolder,
+        sessions: sessionmaker[Session],
+        reasons: int = 5,
+        spool_path: Path | None = None,
+        key_cache_seconds: float = 30.0,
+    ) -> None:
         self.models = models
         self.sessions = sessions
         self.reasons = reasons
+        self.keys = KeyCache(sessions, key_cache_seconds)
+        self.log = CheckLog(sessions)
+        self.spool = LabelSpool(spool_path or Path("label-spool.jsonl"), self._replay_label)
+
+    def find_key(self, key: str | None, fresh: bool = False) -> ApiKey | None:
+        return self.keys.find(key, fresh)
 
     def check(self, key: ApiKey, comment: Comment) -> CheckResult:
+        return self.check_many(key, [comment])[0]
+
+    def check_many(self, key: ApiKey, comments: list[Comment]) -> list[CheckResult]:
+        """Score comments with one model (batches share the featurising work) and log each check."""
         model = self.models.model
-        scored = model.score([comment.record()], reasons=self.reasons)[0]
-        verdict = decide(comment, scored, model)
-        guid = uuid.uuid4().hex
-        with self.sessions() as session:
-            session.add(
-                Check(
-                    guid=guid,
-                    key_id=key.id,
-                    verdict=verdict.verdict,
-                    score=verdict.score,
-                    model_version=model.version,
-                    is_test=comment.is_test,
-                    reasons=[r.as_dict() for r in verdict.reasons],
+        scored = model.score([c.record() for c in comments], reasons=self.reasons)
+        results = []
+        for comment, score in zip(comments, scored, strict=True):
+            verdict = decide(comment, score, model)
+            guid = uuid.uuid4().hex
+            # Logged by a background thread: the answer does not wait for the database.
+            self.log.add(
+                {
+                    "guid": guid,
+                    "key_id": key.id,
+                    "created_at": utcnow(),
+                    "verdict": verdict.verdict,
+                    "score": verdict.score,
+                    "model_version": model.version,
+                    "is_test": comment.is_test,
+                    "reasons": [r.as_dict() for r in verdict.reasons],
                     **_comment_columns(comment),
-                )
+                }
             )
-            session.commit()
-        return CheckResult(guid, verdict, model.version)
+            metrics.VERDICTS.labels(verdict.verdict).inc()
+            results.append(CheckResult(guid, verdict, model.version))
+        self.spool.ensure_running()
+        metrics.model_served(model.version)
+        return results
 
     def submit(self, key: ApiKey, comment: Comment, label: str, source: str) -> None:
-        """Record a label sent by a client (submit-spam/submit-ham) for a comment it checked."""
+        """Record a label sent by a client (submit-spam/submit-ham) for a comment it checked.
+
+        If the database is away, the label goes to the spool and is stored later.
+        """
         if comment.is_test:  # Akismet: never learn from test calls
             return
-        columns = _comment_columns(comment)
+        item = {
+            "key_id": key.id,
+            "guid": comment.get("guid").strip().lower(),
+            "columns": _comment_columns(comment),
+            "label": label,
+            "source": source,
+            "submitted_by": f"key {key.hint}…",
+        }
+        metrics.LABELS.labels(label, source).inc()
+        self.log.flush(timeout=1.0)  # the check may still be queued in this process
+        try:
+            self._submit(item)
+        except SQLAlchemyError as exc:
+            log.warning("label store unavailable, spooling the label: %s", exc.__class__.__name__)
+            self.spool.append(item)
+
+    def _replay_label(self, item: dict[str, Any]) -> None:
+        # The check it refers to may be waiting in the log's queue too: write that first.
+        self.log.flush(timeout=10.0)
+        self._submit(item)
+
+    def _submit(self, item: dict[str, Any]) -> None:
+        """Store a submitted label against the check it refers to (by guid, else by site and comment)."""
+        if item["label"] not in {"spam", "ham"}:
+            raise ValueError(f"label must be spam or ham, not {item['label']!r}")
         with self.sessions() as session:
-            check = self._matching_check(session, key, comment, columns)
-            if check is not None:  # label the comment as it was checked
-                columns = _check_columns(check)
-            values = {**columns, "key_id": key.id, "check_guid": check.guid if check else None}
-            self._store_label(session, values, label, source, f"key {key.hint}…")
+            check = self._matching_check(session, item["key_id"], item["guid"], item["columns"])
+            columns = _check_columns(check) if check is not None else item["columns"]  # as it was checked
+            values = {**columns, "key_id": item["key_id"], "check_guid": check.guid if check else None}
+            self._store_label(session, values, item["label"], item["source"], item["submitted_by"])
 
     def label_check(self, guid: str, label: str, source: str, submitted_by: str) -> bool:
         """Record a label for a logged check (the review page); False when there is no such check."""
+        self.log.flush(timeout=1.0)
         with self.sessions() as session:
             check = session.scalars(select(Check).where(Check.guid == guid)).first()
             if check is None:
                 return False
             if not check.is_test:
+                metrics.LABELS.labels(label, source).inc()
                 values = {**_check_columns(check), "key_id": check.key_id, "check_guid": check.guid}
                 self._store_label(session, values, label, source, submitted_by)
             return True
@@ -140,10 +198,9 @@ class CheckService:
         raise RuntimeError("could not store label after 3 attempts")
 
     @staticmethod
-    def _matching_check(session: Session, key: ApiKey, comment: Comment, columns: dict[str, str]) -> Check | None:
-        guid = comment.get("guid").strip().lower()
+    def _matching_check(session: Session, key_id: int, guid: str, columns: dict[str, str]) -> Check | None:
         if guid:
-            check = session.scalars(select(Check).where(Check.guid == guid, Check.key_id == key.id)).first()
+            check = session.scalars(select(Check).where(Check.guid == guid, Check.key_id == key_id)).first()
             if check is not None:
                 return check
         return session.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 from typing import Any
 
 import click
@@ -10,8 +11,9 @@ from flask import Blueprint, current_app
 from sqlalchemy import select
 
 from . import keys as key_store
+from . import moderators as moderator_store
 from .checks import CheckService
-from .db import ApiKey, Label
+from .db import ApiKey, Label, Moderator
 from .keys import normalize_site
 
 bp = Blueprint("cli", __name__, cli_group=None)
@@ -147,3 +149,70 @@ def import_labels(file: Any, site: str) -> None:
         )
         imported += 1
     click.echo(f"imported {imported} labels")
+
+
+@bp.cli.group("moderators")
+def moderators_group() -> None:
+    """Create, list, delete moderator accounts for the review page (/moderate)."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    """The new password: the first line of standard input, or asked twice without echo."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _moderator(session: Any, name: str) -> Moderator:
+    row = moderator_store.find(session, name)
+    if row is None:
+        raise click.ClickException(f"no moderator named {name!r}")
+    return row
+
+
+@moderators_group.command("create")
+@click.argument("name")
+@click.option("--site", "sites", multiple=True, help="Limit to this site (repeat for more); none: every site.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def create_moderator(name: str, sites: tuple[str, ...], password_stdin: bool) -> None:
+    """Create moderator NAME; the password is asked for (or read with --password-stdin)."""
+    password = _read_password(password_stdin)
+    with _service().sessions() as session:
+        try:
+            row = moderator_store.create(session, name, password, list(sites))
+        except moderator_store.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created moderator {row.name} ({', '.join(row.sites) or 'every site'})")
+
+
+@moderators_group.command("list")
+def list_moderators() -> None:
+    """Show moderators, their sites and last sign-in."""
+    with _service().sessions() as session:
+        for row in moderator_store.all_moderators(session):
+            last = f"{row.last_login_at:%Y-%m-%d %H:%M}" if row.last_login_at else "never"
+            click.echo(f"{row.name:<24} last sign-in {last:<16}  {', '.join(row.sites) or 'every site'}")
+
+
+@moderators_group.command("delete")
+@click.argument("name")
+def delete_moderator(name: str) -> None:
+    """Delete moderator NAME; their open sessions stop working at once. Their labels stay."""
+    with _service().sessions() as session:
+        moderator_store.delete(session, _moderator(session, name))
+    click.echo(f"deleted moderator {name}")
+
+
+@moderators_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def moderator_password(name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME; their open sessions stop working."""
+    with _service().sessions() as session:
+        row = _moderator(session, name)
+        password = _read_password(password_stdin)
+        try:
+            moderator_store.set_password(session, row, password)
+        except moderator_store.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"changed the password of {name}")

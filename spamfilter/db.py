@@ -85,6 +85,9 @@ class Check(CommentColumns, Base):
     __table_args__ = (
         Index("ix_checks_site_hash", "site", "content_hash"),
         Index("ix_checks_key_created", "key_id", "created_at"),
+        # The review page: one site's checks newest first, and the per-version figures.
+        Index("ix_checks_site_created", "site", "created_at"),
+        Index("ix_checks_stats", "created_at", "is_test", "verdict", "model_version"),  # covering
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -102,7 +105,10 @@ class Label(CommentColumns, Base):
     """A moderator's verdict on a comment; one row per (site, comment), updated in place."""
 
     __tablename__ = "labels"
-    __table_args__ = (UniqueConstraint("site", "content_hash"),)
+    __table_args__ = (
+        UniqueConstraint("site", "content_hash"),
+        Index("ix_labels_check_guid", "check_guid"),  # the review page joins checks to their labels
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(String(4))  # spam or ham
@@ -172,3 +178,20 @@ class ModelCurrent(Base):
     version: Mapped[int | None] = mapped_column(ForeignKey("model_versions.version"), nullable=True)
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Moderator(Base):
+    """An account for the review page (``/moderate``), managed with ``flask moderators``.
+
+    ``sites`` limits what the moderator sees and may label (normalised like key sites,
+    subfolders included); an empty list means every site.
+    """
+
+    __tablename__ = "moderators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # werkzeug.security (scrypt), never the password
+    sites: Mapped[Any] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

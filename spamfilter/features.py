@@ -104,7 +104,7 @@ def _is_private_ip(value: str) -> bool:
     return ip.is_private or ip.is_loopback or ip.is_reserved
 
 
-def _meta_row(p: Prepared) -> dict[str, float]:
+def meta_row(p: Prepared) -> dict[str, float]:
     c, r = p.clean, p.record
     domains = {url_domain(u) for u in c.urls}
     author_url = (r.get("url") or "").strip()
@@ -142,7 +142,7 @@ def _meta_row(p: Prepared) -> dict[str, float]:
     return row
 
 
-META_NAMES: tuple[str, ...] = tuple(_meta_row(prepare({})).keys())
+META_NAMES: tuple[str, ...] = tuple(meta_row(prepare({})).keys())
 
 
 class OptionalTfidf(TfidfVectorizer):
@@ -180,7 +180,7 @@ class MetaFeatures(Stateless):
     """Link, contact, author and request metadata as a few scaled numbers."""
 
     def transform(self, X: Sequence[Prepared]) -> sparse.csr_matrix:
-        rows = [list(_meta_row(p).values()) for p in X]
+        rows = [list(meta_row(p).values()) for p in X]
         return sparse.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), len(META_NAMES)))
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

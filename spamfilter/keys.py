@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+import time
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from .db import SITE_CHARS, ApiKey, KeySite, utcnow
 
@@ -87,3 +89,37 @@ def revoke(session: Session, row: ApiKey) -> None:
 
 def active_key_count(session: Session) -> int:
     return len(session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None))).all())
+
+
+class KeyCache:
+    """Recently used keys, so a check needs no database read and survives a database outage.
+
+    A key that was revoked keeps working for at most ``ttl`` seconds in a running
+    server; unknown keys are never cached, so a new key works at once.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], ttl: float = 30.0) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, ApiKey | None]] = {}
+
+    def find(self, key: str | None, fresh: bool = False) -> ApiKey | None:
+        """The active key row; ``fresh`` asks the database even when the key is cached."""
+        if not key:
+            return None
+        digest, now = hash_key(key), time.monotonic()
+        hit = self._entries.get(digest)
+        if hit is not None and not fresh and now - hit[0] < self.ttl:
+            return hit[1]
+        try:
+            with self.sessions() as session:
+                row = find_key(session, key)
+        except SQLAlchemyError:
+            if hit is not None:  # the database is away: the key was valid a moment ago
+                return hit[1]
+            raise
+        if row is None:
+            self._entries.pop(digest, None)
+        else:
+            self._entries[digest] = (now, row)
+        return row

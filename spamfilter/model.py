@@ -14,20 +14,23 @@ import io
 import json
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 import sklearn
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from .errors import ModelError
-from .features import META_NAMES, MetaFeatures, OptionalTfidf, Prepare, Record, Select
+from .features import META_NAMES, MetaFeatures, OptionalTfidf, Prepare, Record, Select, meta_row, prepare
 from .text import word_tokens
 
 FORMAT = 1
@@ -114,34 +117,118 @@ class Model:
         self.threshold: float = float(metadata["threshold"])
         self.discard_threshold: float = float(metadata["discard_threshold"])
         self._features = pipeline[:-1]
-        classify = pipeline[-1]
-        # The calibrator is monotone, so the linear model's terms rank the reasons.
-        linear = (
-            classify.calibrated_classifiers_[0].estimator if hasattr(classify, "calibrated_classifiers_") else classify
-        )
-        self._coef = np.asarray(linear.coef_).ravel()
         self._names = np.asarray(pipeline[-2].get_feature_names_out(), dtype=object)
+        self._linear = _Linear(pipeline)
 
     def score(self, records: list[Record], reasons: int = 0) -> list[Scored]:
-        """Spam probability for each record, with the ``reasons`` strongest terms."""
-        X = self._features.transform(records)
-        probs = self.pipeline[-1].predict_proba(X)[:, 1]
-        out = []
-        for i, p in enumerate(probs):
-            out.append(Scored(float(p), self._reasons(X.getrow(i), reasons) if reasons else ()))
-        return out
+        """Spam probability for each record, with the ``reasons`` strongest terms.
 
-    def _reasons(self, row: Any, top: int) -> tuple[Reason, ...]:
-        row = row.tocsr()
-        terms = row.data * self._coef[row.indices]
-        order = np.argsort(-np.abs(terms))[:top]
+        A few records are featurised one by one (:class:`_Linear`); scikit-learn's
+        transformers check their input on every call, which is most of the time for
+        one comment but pays off for a batch.
+        """
+        if len(records) <= FEATURISE_ONE_BY_ONE:
+            rows = [self._linear.features(r) for r in records]
+        else:
+            X = self._features.transform(records).tocsr()
+            rows = [(X.indices[a:b], X.data[a:b]) for a, b in zip(X.indptr[:-1], X.indptr[1:], strict=True)]
+        probs = self._linear.probabilities([self._linear.decision(i, v) for i, v in rows])
+        return [
+            Scored(float(p), self._reasons(i, v, reasons) if reasons else ())
+            for p, (i, v) in zip(probs, rows, strict=True)
+        ]
+
+    def _reasons(self, indices: np.ndarray, values: np.ndarray, top: int) -> tuple[Reason, ...]:
+        # The calibrator is monotone, so the linear model's terms rank the reasons.
+        terms = values * self._linear.coef[indices]
         result = []
-        for j in order:
+        for j in np.argsort(-np.abs(terms))[:top]:
             if terms[j] == 0:
                 continue
-            kind, _, feature = str(self._names[row.indices[j]]).partition("__")
+            kind, _, feature = str(self._names[indices[j]]).partition("__")
             result.append(Reason(kind, feature, float(terms[j])))
         return tuple(result)
+
+
+# Up to this many records are featurised one by one; more go through the pipeline at once.
+FEATURISE_ONE_BY_ONE = 16
+
+
+class _Linear:
+    """The fitted pipeline's arithmetic for one comment, without scikit-learn's per-call checks.
+
+    Through the Pipeline, one comment costs about 4 ms, nearly all of it input
+    validation in each transformer; the same sums here cost a tenth of that. It uses
+    the fitted analyzers, vocabularies, idf weights, coefficients and calibrator, and
+    tests/test_model.py checks that it agrees with ``pipeline.predict_proba``.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        union, classify = pipeline.steps[1][1], pipeline.steps[-1][1]
+        if len(pipeline.steps) != 3 or not isinstance(pipeline.steps[0][1], Prepare) or union.transformer_weights:
+            raise ModelError("unexpected pipeline layout; retrain the model with this version")
+        calibrated = classify.calibrated_classifiers_[0] if hasattr(classify, "calibrated_classifiers_") else None
+        linear = calibrated.estimator if calibrated is not None else classify
+        self.coef = np.asarray(linear.coef_, dtype=np.float64).ravel()
+        self.intercept = float(np.ravel(linear.intercept_)[0])
+        self.calibrator = calibrated.calibrators[0] if calibrated is not None else None
+        self.text_parts: list[tuple[str, Any, TfidfVectorizer, int]] = []
+        self.meta_offset = -1
+        offset = 0
+        for _name, part in union.transformer_list:
+            width = len(part.get_feature_names_out())
+            if isinstance(part, MetaFeatures):
+                self.meta_offset = offset
+            elif width:
+                select, vectorizer = part.steps[0][1], part.steps[-1][1]
+                self.text_parts.append((select.field, vectorizer.build_analyzer(), vectorizer, offset))
+            offset += width
+        if offset != len(self.coef):
+            raise ModelError(f"the model has {len(self.coef)} coefficients for {offset} features; retrain it")
+
+    def features(self, record: Record) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and values of the record's feature row (what the pipeline's union computes)."""
+        prepared = prepare(record)  # what Prepare.transform does, without its output wrapper
+        indices: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for field, analyzer, vectorizer, offset in self.text_parts:
+            # Counted and looked up by C loops (Counter, map): Python loops here cost more than the rest.
+            terms = Counter(analyzer(getattr(prepared, field)))
+            cols = np.fromiter(map(vectorizer.vocabulary_.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
+            known = cols >= 0
+            if not known.any():
+                continue
+            cols = cols[known]
+            tf = np.fromiter(terms.values(), dtype=np.float64, count=len(terms))[known]
+            if vectorizer.binary:
+                tf[:] = 1.0
+            if vectorizer.sublinear_tf:
+                tf = 1.0 + np.log(tf)
+            if vectorizer.use_idf:
+                tf *= vectorizer.idf_[cols]
+            if vectorizer.norm == "l2":
+                tf /= np.sqrt(np.dot(tf, tf))
+            elif vectorizer.norm == "l1":
+                tf /= np.abs(tf).sum()
+            indices.append(cols + offset)
+            values.append(tf)
+        if self.meta_offset >= 0:
+            meta = np.fromiter(meta_row(prepared).values(), dtype=np.float64, count=len(META_NAMES))
+            nonzero = np.flatnonzero(meta)
+            indices.append(nonzero + self.meta_offset)
+            values.append(meta[nonzero])
+        if not indices:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(indices), np.concatenate(values)
+
+    def decision(self, indices: np.ndarray, values: np.ndarray) -> float:
+        return float(np.dot(values, self.coef[indices])) + self.intercept
+
+    def probabilities(self, decisions: list[float]) -> np.ndarray:
+        d = np.asarray(decisions, dtype=np.float64)
+        if self.calibrator is not None:  # sigmoid calibration, as _SigmoidCalibration.predict computes it
+            d = -(self.calibrator.a_ * d + self.calibrator.b_)
+        return expit(d)
 
 
 def metadata_path(model_path: Path) -> Path:

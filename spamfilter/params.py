@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
 from .errors import RequestError
 from .features import Record
 
@@ -71,18 +73,52 @@ def clean_fields(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return fields
 
 
-def parse_form(body: bytes, query: bytes = b"") -> dict[str, str]:
+def _query_pairs(data: bytes) -> list[tuple[bytes, bytes]]:
+    # latin-1 maps bytes 1:1, so percent-decoding keeps the raw bytes for _decode.
+    text = data.decode("latin-1")
+    return [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1")
+    ]
+
+
+def _multipart_pairs(body: bytes, boundary: bytes) -> list[tuple[bytes, bytes]]:
+    """Raw (name, value) bytes of the form fields of a multipart body; files are ignored.
+
+    Werkzeug's form parser decodes values as UTF-8 and replaces what is not, before
+    ``blog_charset`` can be honoured; its sans-io decoder gives the bytes.
+    """
+    decoder = MultipartDecoder(boundary)
+    decoder.receive_data(body)
+    decoder.receive_data(None)
+    pairs: list[tuple[bytes, bytes]] = []
+    name: bytes | None = None
+    chunks: list[bytes] = []
+    try:
+        while not isinstance(event := decoder.next_event(), NeedData | Epilogue):
+            if isinstance(event, Field):
+                name, chunks = event.name.encode("latin-1", "replace"), []
+            elif isinstance(event, File):
+                name = None
+            elif isinstance(event, Data) and name is not None:
+                chunks.append(event.data)
+                if not event.more_data:
+                    pairs.append((name, b"".join(chunks)))
+    except ValueError:  # a malformed body: the fields read so far, as Werkzeug would give none
+        pass
+    return pairs
+
+
+def parse_form(body: bytes, query: bytes = b"", boundary: bytes | None = None) -> dict[str, str]:
     """Form fields from the query string and the body (body wins); empty values dropped.
 
-    Values are decoded one by one: UTF-8, else the request's ``blog_charset``.
+    The body is url-encoded, or multipart when ``boundary`` is given. Values are
+    decoded one by one: UTF-8, else the request's ``blog_charset``.
     """
-    pairs: list[tuple[str, bytes]] = []
-    for part in (query, body):
-        # latin-1 maps bytes 1:1, so percent-decoding keeps the raw bytes for _decode.
-        text = part.decode("latin-1")
-        pairs += [(k, v.encode("latin-1")) for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1")]
-    charset = next((v.decode("latin-1") for k, v in pairs if k == "blog_charset" and v), None)
-    return clean_fields((_decode(k.encode("latin-1"), charset), _decode(v, charset)) for k, v in pairs)
+    pairs = _query_pairs(query)
+    pairs += _multipart_pairs(body, boundary) if boundary else _query_pairs(body)
+    charset = next((v.decode("latin-1") for k, v in pairs if k == b"blog_charset" and v), None)
+    return clean_fields((_decode(k, charset), _decode(v, charset)) for k, v in pairs)
 
 
 def is_true(value: str | None) -> bool:

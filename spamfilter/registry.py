@@ -73,6 +73,9 @@ def load_version(session: Session, version: int) -> Model:
     return model_io.from_bytes(row.data, row.info, f"version {version}")
 
 
+_REGISTRY_ERROR = "cannot read the model registry"
+
+
 class ModelHolder:
     """The model in service in this process; shared by its threads."""
 
@@ -107,10 +110,13 @@ class ModelHolder:
             try:
                 wanted = self._wanted_version()
             except SQLAlchemyError as exc:  # database down: keep what we have, or the shipped file
-                self.last_error = f"cannot read the model registry: {exc.__class__.__name__}: {exc}"
+                self.last_error = f"{_REGISTRY_ERROR}: {exc.__class__.__name__}: {exc}"
                 if self._model is not None:
                     return
                 wanted = None
+            else:
+                if self.last_error and self.last_error.startswith(_REGISTRY_ERROR):  # the database is back
+                    self.last_error = None
             if self._model is not None and wanted == self._serving:
                 return
             if wanted == self._failed:

@@ -5,7 +5,8 @@ more, so the model adapts to the site), then it and the model in service are sco
 on the same fixed evaluation slice: rows of the corpora and of the labels that no
 model is ever trained on (chosen by a hash of their text, so the slice stays put as
 labels accumulate). The candidate is promoted only if it catches at least as much
-spam at <=0.1% ham blocked and blocks no more ham at its threshold.
+spam at <=0.1% ham blocked and blocks no more ham at its threshold, on the whole
+slice and on its corpora part (see :class:`Gate`).
 """
 
 from __future__ import annotations
@@ -70,44 +71,58 @@ def new_label_count(session: Session, since: str | None) -> int:
     return len(session.scalars(query).all())
 
 
+# The corpora part of the slice is data no moderator (nor attacker with a key) can touch.
+# Its figures move a little between two fits on nearly the same data, so there the
+# candidate may trail by at most this much; beyond it, the labels must have taught it
+# something the corpora contradict (a poisoned label set does exactly that).
+CORPORA_CAUGHT_SLACK = 0.01  # spam caught at <=0.1% ham blocked, absolute
+CORPORA_HAM_SLACK_ROWS = 1  # ham comments of the corpora slice
+
+
 @dataclass
 class Gate:
-    candidate: dict[str, Any]
+    candidate: dict[str, Any]  # figures on the whole evaluation slice (corpora + labels)
     current: dict[str, Any]
+    candidate_corpora: dict[str, Any]  # figures on its corpora part only
+    current_corpora: dict[str, Any]
+
+    @staticmethod
+    def _no_worse(candidate: dict[str, Any], current: dict[str, Any], caught_slack: float, ham_slack: float) -> bool:
+        key = "spam_caught_at_0.1pct_ham_blocked"
+        return (
+            candidate[key] >= current[key] - caught_slack
+            and candidate["ham_blocked"] <= current["ham_blocked"] + ham_slack
+        )
 
     @property
     def passed(self) -> bool:
-        return (
-            self.candidate["spam_caught_at_0.1pct_ham_blocked"] >= self.current["spam_caught_at_0.1pct_ham_blocked"]
-            and self.candidate["ham_blocked"] <= self.current["ham_blocked"]
+        ham_slack = CORPORA_HAM_SLACK_ROWS / max(int(self.current_corpora.get("ham") or 0), 1)
+        return self._no_worse(self.candidate, self.current, 0.0, 0.0) and self._no_worse(
+            self.candidate_corpora, self.current_corpora, CORPORA_CAUGHT_SLACK, ham_slack
         )
 
     def table(self, candidate_name: str, current_name: str) -> str:
-        rows = [
-            ("evaluation rows (spam/ham)", f"{self.candidate['spam']}/{self.candidate['ham']}", ""),
-            (
-                "spam caught at <=0.1% ham blocked",
-                f"{self.candidate['spam_caught_at_0.1pct_ham_blocked']:.4f}",
-                f"{self.current['spam_caught_at_0.1pct_ham_blocked']:.4f}",
-            ),
-            (
-                "ham blocked at own threshold",
-                f"{self.candidate['ham_blocked']:.4f}",
-                f"{self.current['ham_blocked']:.4f}",
-            ),
-            (
-                "spam caught at own threshold",
-                f"{self.candidate['spam_caught']:.4f}",
-                f"{self.current['spam_caught']:.4f}",
-            ),
-            (
-                "ROC AUC",
-                f"{self.candidate.get('roc_auc', float('nan')):.4f}",
-                f"{self.current.get('roc_auc', float('nan')):.4f}",
-            ),
+        return (
+            self._table(self.candidate, self.current, candidate_name, current_name, "whole slice")
+            + "\n"
+            + self._table(self.candidate_corpora, self.current_corpora, candidate_name, current_name, "corpora part")
+        )
+
+    @staticmethod
+    def _table(candidate: dict[str, Any], current: dict[str, Any], cand_name: str, cur_name: str, title: str) -> str:
+        figures = [
+            ("spam caught at <=0.1% ham blocked", "spam_caught_at_0.1pct_ham_blocked"),
+            ("ham blocked at own threshold", "ham_blocked"),
+            ("spam caught at own threshold", "spam_caught"),
+            ("ROC AUC", "roc_auc"),
+        ]
+        rows = [("evaluation rows (spam/ham)", f"{candidate['spam']}/{candidate['ham']}", "")]
+        rows += [
+            (name, f"{candidate.get(key, float('nan')):.4f}", f"{current.get(key, float('nan')):.4f}")
+            for name, key in figures
         ]
         width = max(len(r[0]) for r in rows)
-        lines = [f"{'':<{width}}  {candidate_name:>14}  {current_name:>14}"]
+        lines = [f"{title:<{width}}  {cand_name:>14}  {cur_name:>14}"]
         lines += [f"{name:<{width}}  {a:>14}  {b:>14}" for name, a, b in rows]
         return "\n".join(lines)
 
@@ -190,7 +205,12 @@ def retrain(
     pipeline = training.fit(train)
     candidate_figures = evaluate_on(pipeline, threshold, evaluation)
     current_figures = evaluate_on(current.pipeline, current.threshold, evaluation)
-    gate = Gate(candidate_figures, current_figures)
+    gate = Gate(
+        candidate_figures,
+        current_figures,
+        evaluate_on(pipeline, threshold, corpora_eval),
+        evaluate_on(current.pipeline, current.threshold, corpora_eval),
+    )
     log(gate.table("candidate", f"current ({current.version})"))
 
     parent = current.metadata.get("registry_version")
@@ -212,7 +232,12 @@ def retrain(
             },
             "scores": {
                 "cross_validation": report,
-                "gate": {"candidate": candidate_figures, "current": current_figures},
+                "gate": {
+                    "candidate": candidate_figures,
+                    "current": current_figures,
+                    "candidate_corpora": gate.candidate_corpora,
+                    "current_corpora": gate.current_corpora,
+                },
             },
             "forced": force and not gate.passed,
         },

@@ -18,8 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from spamfilter import create_app
+from spamfilter import model as model_io
 from spamfilter.db import Base
 from spamfilter.keys import create_key
+from spamfilter.model import Model
 
 BLOG = "https://blog.example"
 POSTGRES = os.environ.get("SPAMFILTER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -67,8 +69,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "LABEL_SPOOL": str(tmp_path / "spool.jsonl"),
+            # Keys are looked up on every request, so a test that revokes one sees it at once
+            # (the cache still answers when the database is away: tests/test_faults.py).
+            "KEY_CACHE_SECONDS": 0,
+            "RATE_LIMIT": "",  # tests/test_operations.py covers limits
+        }
+    )
     yield app
     app.extensions["spamfilter.engine"].dispose()
 
@@ -99,3 +111,24 @@ def check_form(api_key: str) -> dict[str, str]:
         "comment_author_email": "dana@example.org",
         "comment_content": "Thanks, the part about indexes finally made it click for me.",
     }
+
+
+_MODELS: dict[tuple[Path, int, int], Model] = {}
+_load_model = model_io.load
+
+
+@pytest.fixture
+def shared_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each app loads the shipped model (~0.4 s); route tests that ask for this share one copy (read-only).
+
+    Not for tests of loading itself: a cached model skips the file's checks.
+    """
+
+    def load(path: Path) -> Model:
+        stat = Path(path).stat()
+        ident = (Path(path).resolve(), stat.st_mtime_ns, stat.st_size)
+        if ident not in _MODELS:
+            _MODELS[ident] = _load_model(path)
+        return _MODELS[ident]
+
+    monkeypatch.setattr(model_io, "load", load)

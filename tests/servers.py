@@ -52,7 +52,8 @@ def free_port() -> int:
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPAMFILTER_") and k != "DATABASE_URL"}
-    return {**env, "SPAMFILTER_DATABASE_URL": database_url, **extra}
+    # No rate limit: these tests drive one key hard on purpose (tests/test_operations.py covers limits).
+    return {**env, "SPAMFILTER_DATABASE_URL": database_url, "SPAMFILTER_RATE_LIMIT": "", **extra}
 
 
 @contextlib.contextmanager

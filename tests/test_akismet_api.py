@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,10 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from spamfilter import model as model_io
 from spamfilter.db import ApiKey, Check, Label, utcnow
 from spamfilter.keys import create_key, hash_key, revoke
-from spamfilter.model import Model
 
 THANKS = b"Thanks for making the web a better place."
 GUID = re.compile(r"[0-9a-f]{32}")
@@ -41,22 +38,9 @@ SPAM = {
 }
 
 
-_MODELS: dict[tuple[Path, int, int], Model] = {}
-_load_model = model_io.load
 
 
-@pytest.fixture(autouse=True)
-def load_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each app loads the shipped model (~0.4 s); these route tests share one copy of it (read-only)."""
-
-    def load(path: Path) -> Model:
-        stat = Path(path).stat()
-        ident = (Path(path).resolve(), stat.st_mtime_ns, stat.st_size)
-        if ident not in _MODELS:
-            _MODELS[ident] = _load_model(path)
-        return _MODELS[ident]
-
-    monkeypatch.setattr(model_io, "load", load)
+pytestmark = pytest.mark.usefixtures("shared_model")
 
 
 @pytest.fixture
@@ -113,11 +97,13 @@ def revoke_key(app: Flask, key: str) -> None:
 
 
 def checks(app: Flask) -> list[Check]:
+    assert app.extensions["spamfilter"].log.flush()  # checks are logged in the background
     with app.extensions["spamfilter"].sessions() as session:
         return list(session.scalars(select(Check).order_by(Check.id)))
 
 
 def check_by_guid(app: Flask, guid: str) -> Check:
+    assert app.extensions["spamfilter"].log.flush()
     with app.extensions["spamfilter"].sessions() as session:
         return session.scalars(select(Check).where(Check.guid == guid)).one()
 

@@ -97,3 +97,18 @@ def test_usage_limit(client: akismet.SyncClient) -> None:
     assert isinstance(usage["usage"], int) and usage["usage"] >= 0
     assert re.fullmatch(r"\d+\.\d\d", usage["percentage"])
     assert usage["throttled"] is False
+
+
+def test_health_and_metrics_add_up_over_workers(server: Server, client: akismet.SyncClient) -> None:
+    for i in range(20):  # spread over both gunicorn workers
+        client.comment_check(user_ip=f"198.51.100.{i}", comment_content=f"Lovely photo number {i}!", **COMMENT)
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        health = http.get("/healthz").json()
+        metrics = http.get("/metrics").text
+    assert health["status"] == "ok" and health["database"] == "ok"
+    verdicts = sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("spamfilter_verdicts_total{")
+    )
+    assert verdicts >= 20  # every worker's checks, whichever worker answered /metrics
+    served = [line for line in metrics.splitlines() if line.startswith("spamfilter_model_version_info{")]
+    assert served and all(f'version="{health["model_version"]}"' in line for line in served if line.endswith(" 1.0"))

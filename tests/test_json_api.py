@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from spamfilter import model as model_io
 from spamfilter.db import ApiKey, Check
 from spamfilter.keys import create_key, hash_key, revoke
-from spamfilter.model import Model
 
 GUID = re.compile(r"[0-9a-f]{32}")
 HAM = "Small typo in the second paragraph: it should say their, not there. Otherwise a lovely write-up."
@@ -31,22 +28,9 @@ SPAM = {
     ),
 }
 
-_MODELS: dict[tuple[Path, int, int], Model] = {}
-_load_model = model_io.load
 
 
-@pytest.fixture(autouse=True)
-def load_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each app loads the shipped model (~0.4 s); these route tests share one copy of it (read-only)."""
-
-    def load(path: Path) -> Model:
-        stat = Path(path).stat()
-        ident = (Path(path).resolve(), stat.st_mtime_ns, stat.st_size)
-        if ident not in _MODELS:
-            _MODELS[ident] = _load_model(path)
-        return _MODELS[ident]
-
-    monkeypatch.setattr(model_io, "load", load)
+pytestmark = pytest.mark.usefixtures("shared_model")
 
 
 @pytest.fixture
@@ -93,6 +77,7 @@ def assert_json_error(resp: TestResponse, status: int) -> str:
 
 
 def logged(app: Flask) -> list[Check]:
+    assert app.extensions["spamfilter"].log.flush()  # checks are logged in the background
     with app.extensions["spamfilter"].sessions() as session:
         return list(session.scalars(select(Check).order_by(Check.id)))
 
@@ -162,7 +147,7 @@ def test_non_json_body_is_400(app: Flask, client: FlaskClient, api_key: str, com
     ):
         resp = client.post("/api/v1/check", data=data, content_type=content_type, headers=auth)
         assert_json_error(resp, 400)
-    for body in ([comment], "a string", 42):
+    for body in ("a string", 42, [], [comment] * (app.config["MAX_BATCH"] + 1)):
         assert_json_error(check(client, body, api_key), 400)
     assert logged(app) == []
 
@@ -218,3 +203,27 @@ def test_lone_surrogate_is_not_a_server_error(
     assert resp.mimetype == "application/json"
     [row] = logged(app)
     assert row.content == "broken ? text"  # the unencodable half-character replaced, the rest kept
+
+
+def test_batch_answers_each_item_in_order(
+    app: Flask, client: FlaskClient, api_key: str, comment: dict[str, Any]
+) -> None:
+    spam = {**comment, "comment_content": "Cheap replica watches, 90% off, order now: https://watch-deals.example"}
+    batch = [comment, spam, {**comment, "user_ip": ""}, "not an object", {**comment, "blog": "https://other.example"}]
+    resp = check(client, batch, api_key)
+    assert resp.status_code == 200
+    body = resp.get_json()
+    first, second, missing_ip, not_object, other_site = body["results"]
+    assert body["model_version"] == first["model_version"]
+    # Scores are those a single check gives.
+    assert first["score"] == assert_result(check(client, comment, api_key))["score"]
+    assert second["score"] == assert_result(check(client, spam, api_key))["score"]
+    assert second["score"] > first["score"]
+    assert missing_ip == {"error": "Missing required field: user_ip.", "status": 400}
+    assert not_object["status"] == 400
+    assert other_site["status"] == 403
+    assert [r.guid for r in logged(app)][:2] == [first["guid"], second["guid"]]  # only valid items are logged
+
+
+def test_batch_needs_a_key(client: FlaskClient, comment: dict[str, Any]) -> None:
+    assert_json_error(check(client, [comment, comment]), 401)

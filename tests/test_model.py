@@ -33,7 +33,10 @@ def test_shipped_model_metadata_names_corpora_scores_and_threshold() -> None:
     assert {c["name"] for c in meta["corpora"]} >= {"youtube_uci", "sms_spam_collection", "instagram_scamspot"}
     assert all(len(c["sha256"]) == 64 for c in meta["corpora"])
     assert 0 < meta["threshold"] <= meta["discard_threshold"] < 1
-    assert meta["scores"]["per_corpus"]["sms_spam_collection"]["roc_auc"] > 0.9
+    assert {c["name"] for c in meta["corpora"]} >= {"blog_seed"}  # the seed corpus written for this project
+    per_corpus = meta["scores"]["cross_validation"]["per_corpus"]
+    assert all(per_corpus[c]["roc_auc"] > 0.95 for c in per_corpus), per_corpus
+    assert meta["scores"]["evaluation_slice"]["ham_blocked"] <= 0.01
 
 
 def test_loads_and_scores(model_copy: Path) -> None:
@@ -78,3 +81,30 @@ def test_refuses_missing_metadata(model_copy: Path) -> None:
 def test_refuses_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         model_io.load(tmp_path / "none.joblib")
+
+
+# Written for this test: comments of the shapes the featuriser must handle (links, markup,
+# metadata, non-Latin script, nothing at all), not rows of any corpus.
+VARIED_RECORDS: list[dict[str, str]] = [
+    {"content": "Great recipe, thanks! I swapped the butter for olive oil and it still worked."},
+    {"content": 'Cheap <a href="https://pills-now.example/buy">pharmacy</a> online, no prescription!!!'},
+    {"content": "Call +1 (888) 555-0142 now for instant loan approval, $5,000 in 24 hours"},
+    {"content": "", "author": "seo expert agency", "url": "https://rank-fast.example/services/seo"},
+    {"content": "Спасибо за статью, очень полезно.", "author": "Ольга", "email": "olga@example.ru"},
+    {"content": "Visit w w w . casino-royal . example for free spins", "user_agent": "python-requests/2.31"},
+    {"content": "def f(x):\n    return x * 2  # why does this fail on None?", "comment_type": "reply"},
+    {"content": "sooooo goooood!!!! 😍😍", "referrer": "https://elsewhere.example/", "blog": "https://blog.example"},
+    {},
+]
+
+
+def test_one_by_one_scoring_matches_the_pipeline() -> None:
+    """Model.score featurises a few comments itself (for speed); it must agree with scikit-learn."""
+    m = model_io.load(DEFAULT_MODEL_PATH)
+    reference = m.pipeline.predict_proba(VARIED_RECORDS)[:, 1]
+    one_by_one = [m.score([r], reasons=3)[0] for r in VARIED_RECORDS]
+    batched = m.score(VARIED_RECORDS * 3, reasons=3)[: len(VARIED_RECORDS)]  # the pipeline path
+    for ref, single, batch in zip(reference, one_by_one, batched, strict=True):
+        assert single.score == pytest.approx(ref, abs=1e-6)
+        assert batch.score == pytest.approx(ref, abs=1e-6)
+        assert [r.feature for r in single.reasons] == [r.feature for r in batch.reasons]

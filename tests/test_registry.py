@@ -31,7 +31,13 @@ def test_promoted_version_is_served_without_restart(
     version = _publish(app, data, metadata)
     response = client.post("/1.1/comment-check", data=check_form)
     assert response.headers["X-spamfilter-model"] == str(version) != shipped_version
-    assert client.get("/healthz").json == {"status": "ok", "model_version": str(version), "database": "ok"}
+    assert client.get("/healthz").json == {
+        "status": "ok",
+        "model_version": str(version),
+        "database": "ok",
+        "checks_pending": 0,
+        "labels_spooled": 0,
+    }
 
     with app.extensions["spamfilter"].sessions() as session:
         registry.set_current(session, None, "rollback")

@@ -51,27 +51,31 @@ CLOSERS = [
 CAMPAIGN = [f"{o} {p} {c}" for o, p, c in itertools.product(OPENERS, PITCHES, CLOSERS)]
 PROBE = "Gorgeous tulips! The Velvet Thistle Society posts members a seed box every month - enrol via the secretary."
 
+# An attacker with a key marks spam of every common kind as ham, to teach the filter to
+# let it through. Its own held-out labels then flatter the poisoned model; the corpora
+# part of the evaluation slice, which no label can touch, shows the damage.
 POISON = [
-    f"{a} {b} {c}"
-    for a, b, c in itertools.product(
+    f"{pitch} {call}"
+    for pitch, call in itertools.product(
         [
-            "BUY CHEAP VIAGRA NOW",
-            "Best online casino bonus",
+            "Check out my new channel and subscribe",
+            "Congratulations! You have won a 1000 cash prize",
+            "I made $5,000 in a week with an expert crypto trader",
+            "Buy cheap viagra and cialis online",
+            "Best online casino bonus, 200 free spins",
             "Payday loans approved in minutes",
-            "Cheap replica watches",
+            "Earn money from home, no experience needed",
+            "Free iPhone giveaway for the first 100 people",
         ],
         [
-            "at www.best-deals-pharma.xyz",
-            "visit http://casino-royal-win.top",
-            "click www.fast-cash-now.shop",
-            "order from http://replica-lux.site",
-        ],
-        [
-            "100% guaranteed!!!",
-            "free shipping worldwide",
-            "limited offer, act now",
-            "no prescription needed",
-            "call +1 800 555 0199",
+            "- visit www.best-deals-now.xyz",
+            "- call 0800 555 0199 to claim now",
+            "- message her on WhatsApp +1 555 0100",
+            "- click http://win-big-today.top",
+            "- text WIN to 80082",
+            "!!! limited offer, act now",
+            "at http://cheap-stuff.site, free shipping",
+            "- DM me for details",
         ],
     )
 ]
