@@ -102,7 +102,7 @@ def _within(ds: Dataset, corpus: str, seed: int) -> Evaluation:
             splitter = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
             splits, method = splitter.split(rows, y, sources), f"{n}-fold by source (account/site)"
     else:
-        n = PLAIN_FOLDS
+        n = max(2, min(PLAIN_FOLDS, int(np.bincount(y).min())))  # each fold needs both classes
         groups = np.asarray(ds.groups)[rows]
         splits = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed).split(rows, y, groups)
         method = f"{n}-fold, near-duplicates in one fold"
