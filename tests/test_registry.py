@@ -31,6 +31,7 @@ def test_promoted_version_is_served_without_restart(
     version = _publish(app, data, metadata)
     response = client.post("/1.1/comment-check", data=check_form)
     assert response.headers["X-spamfilter-model"] == str(version) != shipped_version
+    assert app.extensions["spamfilter"].log.flush()  # the check above is logged in the background
     assert client.get("/healthz").json == {
         "status": "ok",
         "model_version": str(version),
