@@ -64,6 +64,7 @@ TARGET_RATIO = 0.60  # check throughput / no-op throughput
 TARGET_CHECKS_PER_S = 1000.0
 TARGET_P99_MS = 10.0  # at 80% of the measured peak
 PACED_FRACTION = 0.80
+LIGHTER_FRACTIONS = (0.5, 0.65)  # the latency curve below the 80% point
 TARGET_WORKER_RSS_MB = 150.0
 TARGET_MODEL_LOAD_S = 1.0
 TARGET_BATCH_PER_S = 5000.0
@@ -652,6 +653,42 @@ def post(url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int
         conn.close()
 
 
+_CHECK_BUCKET = re.compile(
+    r"^spamfilter_request_seconds_bucket\{"
+    r'(?=[^}]*endpoint="akismet\.comment_check")[^}]*le="([^"]+)"[^}]*\} (\S+)$',
+    re.M,
+)
+
+
+def server_latency_buckets(url: str) -> dict[float, float]:
+    """Cumulative counts of comment-check's ``spamfilter_request_seconds`` histogram (all workers).
+
+    The server's own view of a request, from its first hook to its answer: no queueing
+    before a worker picks the request up, and no time in the load client.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    buckets: dict[float, float] = {}
+    for found in _CHECK_BUCKET.finditer(text):
+        bound = math.inf if found.group(1) == "+Inf" else float(found.group(1))
+        buckets[bound] = buckets.get(bound, 0.0) + float(found.group(2))
+    return buckets
+
+
+def server_p99_bound_ms(before: dict[float, float], after: dict[float, float]) -> float:
+    """The histogram bucket (upper bound, ms) that holds the 99th percentile of the requests between two reads."""
+    diff = {b: after.get(b, 0.0) - before.get(b, 0.0) for b in after}
+    total = diff.get(math.inf, 0.0)
+    if total <= 0:
+        return math.nan
+    return next(b * 1000 for b in sorted(diff) if diff[b] >= 0.99 * total)
+
+
 VERIFIED = 5  # requests verify_answers sends
 VERIFY_STREAM = 998
 
@@ -890,11 +927,23 @@ def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row
             print(f"warning: {check_peak.errors['status']} answers >= 400 at peak; server log ends:\n{tail}")
         results["check_peak"] = asdict(check_peak)
 
-        # 3. Constant rate at 80% of the measured peak.
+        # 3. Constant rate at 80% of the measured peak, after lighter loads for the latency curve.
+        lighter = {}
+        for fraction in LIGHTER_FRACTIONS:
+            time.sleep(1.0)
+            light_rate = fraction * check_peak.requests_per_s
+            print(
+                f"constant rate {light_rate:.0f}/s ({fraction:.0%} of peak) for {args.duration / 2:g} s ...", flush=True
+            )
+            lighter[fraction] = run_paced(real.url, bodies, light_rate, args.duration / 2)
+        results["check_paced_lighter"] = {f"{f:.2f}": asdict(r) for f, r in lighter.items()}
         rate = PACED_FRACTION * check_peak.requests_per_s
         time.sleep(1.0)  # let the server finish what wrk left in flight (its log too) before the clock starts
         print(f"constant rate {rate:.0f}/s for {args.duration:g} s ...", flush=True)
+        buckets_before = server_latency_buckets(real.url)
         paced = run_paced(real.url, bodies, rate, args.duration)
+        server_p99 = server_p99_bound_ms(buckets_before, server_latency_buckets(real.url))
+        results["check_paced_server_p99_bound_ms"] = server_p99
         results["check_paced"] = {**asdict(paced), "overloaded": paced.overloaded}
 
         # 4. Memory of the workers after the load.
@@ -905,7 +954,8 @@ def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row
         results["master_memory_mb"] = memory_mb(real.process.pid)
 
         # Every answered check must be logged (the log may be written behind the answers).
-        answered = VERIFIED + sum(r.requests - r.errors["status"] for r in (check_warm, check_peak)) + paced.completed
+        answered = VERIFIED + sum(r.requests - r.errors["status"] for r in (check_warm, check_peak))
+        answered += paced.completed + sum(r.completed for r in lighter.values())
         logged = logged_checks(database, answered)
         results["checks_answered"], results["checks_logged"] = answered, logged
 
@@ -956,6 +1006,14 @@ def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row
             paced.p99_ms <= TARGET_P99_MS,
         ),
         Row("check latency p99.9 / max at 80%", f"{paced.p999_ms:.2f} / {paced.max_ms:.2f} ms"),
+        Row("server's own time p99 at 80% (/metrics)", f"<= {server_p99:g} ms (histogram bucket)"),
+        Row(
+            "check latency p99 at " + " / ".join(f"{f:.0%}" for f in lighter) + " of peak",
+            " / ".join(f"{r.p99_ms:.2f}" for r in lighter.values())
+            + " ms (at "
+            + " / ".join(f"{r.achieved_rate:,.0f}" for r in lighter.values())
+            + " req/s)",
+        ),
         Row(
             "worker RSS (largest of workers)",
             f"{max_rss:.0f} MB (each: {', '.join(f'{r:.0f}' for r in rss)})",

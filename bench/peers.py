@@ -319,6 +319,17 @@ class _ExternalPeer:
             raise RuntimeError(f"{self.name}: {' '.join(args)} exited with {result.returncode}: {stderr}")
         return result
 
+    def _run_on_mbox(
+        self, name: str, texts: Sequence[object], args: list[str], ok_codes: tuple[int, ...] = (0,)
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``args`` + the path of ``texts`` written as one mbox in the work dir (removed after)."""
+        path = self._require_workdir() / name
+        path.write_bytes(mbox(texts))
+        try:
+            return self._run([*args, str(path)], ok_codes=ok_codes)
+        finally:
+            path.unlink(missing_ok=True)
+
     def _parse_scores(self, lines: list[str], expected: int, pattern: re.Pattern[str]) -> np.ndarray:
         """One number per message, or a loud error: a silent off-by-one would corrupt the AUC."""
         scores = []
@@ -364,23 +375,18 @@ class BogofilterPeer(_ExternalPeer):
     def fit(self, texts: list[str], labels: list[int]) -> None:
         """Register all spam with ``-s`` and all ham with ``-n``, each as one mbox."""
         ints = _check_training_data(texts, labels)
-        workdir = self._fresh_workdir()
+        self._fresh_workdir()
         for flag, wanted in (("-s", 1), ("-n", 0)):
-            path = workdir / f"train{flag}.mbox"
-            path.write_bytes(mbox([text for text, label in zip(texts, ints, strict=True) if label == wanted]))
-            self._run([*self._base(), "-y", "0", "-M", flag, "-I", str(path)])
-            path.unlink()
+            wanted_texts = [text for text, label in zip(texts, ints, strict=True) if label == wanted]
+            self._run_on_mbox(f"train{flag}.mbox", wanted_texts, [*self._base(), "-y", "0", "-M", flag, "-I"])
         self._fitted = True
 
     def score(self, texts: list[str]) -> np.ndarray:
         """Spamicity in [0, 1]; exit codes 0/1/2 mean spam/ham/unsure (of the last message), 3 is an error."""
-        workdir = self._require_fit()
+        self._require_fit()
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        path = workdir / "score.mbox"
-        path.write_bytes(mbox(texts))
-        result = self._run([*self._base(), "-M", "-TT", "-I", str(path)], ok_codes=(0, 1, 2))
-        path.unlink()
+        result = self._run_on_mbox("score.mbox", texts, [*self._base(), "-M", "-TT", "-I"], ok_codes=(0, 1, 2))
         lines = result.stdout.decode("utf-8", "replace").splitlines()
         return self._parse_scores(lines, len(texts), self._SCORE)
 
@@ -441,24 +447,19 @@ class SpamprobePeer(_ExternalPeer):
     def fit(self, texts: list[str], labels: list[int]) -> None:
         """Train the spam mbox with ``spam`` and the ham mbox with ``good`` (or the train-* pair)."""
         ints = _check_training_data(texts, labels)
-        workdir = self._fresh_workdir()
+        self._fresh_workdir()
         spam_command, good_command = self._MODES[self.mode]
         for command, wanted in ((spam_command, 1), (good_command, 0)):
-            path = workdir / f"{command}.mbox"
-            path.write_bytes(mbox([text for text, label in zip(texts, ints, strict=True) if label == wanted]))
-            self._run([*self._base(), "-c", command, str(path)])
-            path.unlink()
+            wanted_texts = [text for text, label in zip(texts, ints, strict=True) if label == wanted]
+            self._run_on_mbox(f"{command}.mbox", wanted_texts, [*self._base(), "-c", command])
         self._fitted = True
 
     def score(self, texts: list[str]) -> np.ndarray:
         """spamprobe's own spam probability for each message (7 decimals)."""
-        workdir = self._require_fit()
+        self._require_fit()
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        path = workdir / "score.mbox"
-        path.write_bytes(mbox(texts))
-        result = self._run([*self._base(), "score", str(path)])
-        path.unlink()
+        result = self._run_on_mbox("score.mbox", texts, [*self._base(), "score"])
         lines = result.stdout.decode("utf-8", "replace").splitlines()
         return self._parse_scores(lines, len(texts), self._SCORE)
 

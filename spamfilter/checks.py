@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ from .registry import ModelHolder
 from .verdict import Verdict, decide
 
 log = logging.getLogger(__name__)
+
+GUID_WAIT_SECONDS = 1.0  # how long a submission waits for its check to be logged (the log writes every 0.1 s)
+_GUID = re.compile(r"[0-9a-f]{32}")  # what uuid4().hex issues
 
 
 def content_hash(content: str, author: str, email: str) -> str:
@@ -200,9 +205,17 @@ class CheckService:
     @staticmethod
     def _matching_check(session: Session, key_id: int, guid: str, columns: dict[str, str]) -> Check | None:
         if guid:
-            check = session.scalars(select(Check).where(Check.guid == guid, Check.key_id == key_id)).first()
-            if check is not None:
-                return check
+            deadline = time.monotonic() + GUID_WAIT_SECONDS
+            while True:
+                check = session.scalars(select(Check).where(Check.guid == guid, Check.key_id == key_id)).first()
+                if check is not None:
+                    return check
+                # Checks are logged in the background: one made a moment ago by another worker
+                # or node may not be written yet. Only a guid this service could have issued waits.
+                if not _GUID.fullmatch(guid) or time.monotonic() >= deadline:
+                    break
+                session.rollback()  # a new transaction sees rows committed since
+                time.sleep(0.1)
         return session.scalars(
             select(Check)
             .where(Check.site == columns["site"], Check.content_hash == columns["content_hash"])

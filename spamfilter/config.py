@@ -54,7 +54,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LABEL_SPOOL": str(Path(instance_path) / "label-spool.jsonl"),
         # How long a process trusts a key it looked up (a revoked key stops within this).
         "KEY_CACHE_SECONDS": 30.0,
-        # Calls per key to the APIs (Flask-Limiter syntax, e.g. "100/second;20000/hour"); "" = no limit.
+        # Calls per key to the APIs (`limits` syntax, e.g. "100/second;20000/hour"); "" = no limit.
         "RATE_LIMIT": "100/second",
         # Where limits are counted: "memory://" (per process) or "redis://127.0.0.1:6379" (shared).
         "RATE_LIMIT_STORAGE": "memory://",

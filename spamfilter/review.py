@@ -300,11 +300,10 @@ def stats(db: Session, sites: Sequence[str], days: int, today: date | None = Non
         row.checks += n
         row.spam += n if verdict in SPAM_VERDICTS else 0
 
-    labelled = Check.guid.in_(select(Label.check_guid).where(Label.check_guid.is_not(None)))
     for version, verdict, label, n in db.execute(
         select(Check.model_version, Check.verdict, Label.label, func.count())
-        .join(Label, Label.check_guid == Check.guid)
-        .where(labelled, *in_period)
+        .join(Label, Label.check_guid == Check.guid)  # the join keeps labelled checks only
+        .where(*in_period)
         .group_by(Check.model_version, Check.verdict, Label.label)
     ):
         row = versions.setdefault(version, VersionFigures(version))

@@ -115,8 +115,8 @@ def visible_text(raw: str) -> tuple[str, int]:
 def clean(raw: str) -> CleanText:
     """Normalise one comment; cached because a check and its reasons reuse it."""
     text, html_links = visible_text(raw or "")
-    letters = [c for c in text if c.isalpha()]
-    upper = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+    letters = [*filter(str.isalpha, text)]  # C predicates: a Python loop per character costs several times more
+    upper = sum(map(str.isupper, letters)) / len(letters) if letters else 0.0
     return CleanText(
         text=text.lower(),
         urls=tuple(URL_RE.findall(text)),

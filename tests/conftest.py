@@ -2,11 +2,14 @@
 
 Every test that uses ``app`` runs twice: on an SQLite file, and on PostgreSQL at
 127.0.0.1:5432 (user postgres) when one is reachable (skipped with the reason
-otherwise). Set SPAMFILTER_TEST_POSTGRES to another server URL to use that.
+otherwise). Set SPAMFILTER_TEST_POSTGRES to another server URL to use that. Tests that
+need Redis (127.0.0.1:6379, or SPAMFILTER_TEST_REDIS) take ``redis_url``, skipped with the
+reason when it is away.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +28,7 @@ from spamfilter.model import Model
 
 BLOG = "https://blog.example"
 POSTGRES = os.environ.get("SPAMFILTER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("SPAMFILTER_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 def _postgres_error() -> str | None:
@@ -38,9 +42,9 @@ def _postgres_error() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+@contextlib.contextmanager
+def _fresh_postgres_database() -> Iterator[str]:
+    """Create an empty database on POSTGRES (skip with the reason when it is unreachable); drop it after."""
     error = _postgres_error()
     if error:
         pytest.skip(error)
@@ -48,10 +52,45 @@ def postgres_url() -> Iterator[str]:
     admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    with _fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one module (e.g. for servers that share it), dropped after it."""
+    with _fresh_postgres_database() as url:
+        yield url
+
+
+def _redis_error() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS}: {exc.__class__.__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for shared rate limits; skipped with the reason when it is unreachable."""
+    error = _redis_error()
+    if error:
+        pytest.skip(error)
+    return REDIS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,6 +121,9 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         }
     )
     yield app
+    # Checks are logged by a background thread: write them now, or they could land in the
+    # next test's freshly emptied database.
+    assert app.extensions["spamfilter"].log.flush(timeout=30), "the check log did not drain"
     app.extensions["spamfilter.engine"].dispose()
 
 

@@ -1,21 +1,25 @@
-"""Start the real server (serve.py under gunicorn) for tests that need one."""
+"""Start the real server (serve.py under gunicorn) for tests that need one, and drive it."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+BLOG = "https://garden.example"  # the site check() and submit() name
 
 
 class ToServer(httpx.BaseTransport):
@@ -92,3 +96,80 @@ def running_server(
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def train(env: dict[str, str], *args: str) -> str:
+    """Run train.py with ``env`` (a server's settings); its output, after asserting it succeeded."""
+    result = subprocess.run(
+        [sys.executable, "train.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def comment_form(server: Server, content: str, **extra: str) -> dict[str, str | None]:
+    """The form of an Akismet call about ``content`` on BLOG, with the server's key."""
+    return {
+        "api_key": server.key,
+        "blog": BLOG,
+        "user_ip": "198.51.100.4",
+        "comment_author": "Pat",
+        "comment_content": content,
+        **extra,
+    }
+
+
+def check(server: Server, content: str, **extra: str) -> httpx.Response:
+    response = httpx.post(f"{server.url}/1.1/comment-check", data=comment_form(server, content, **extra), timeout=10)
+    assert response.status_code == 200 and response.content in (b"true", b"false"), response.text
+    return response
+
+
+def submit(server: Server, kind: str, content: str, guid: str = "") -> None:
+    response = httpx.post(f"{server.url}/1.1/submit-{kind}", data=comment_form(server, content, guid=guid), timeout=10)
+    assert response.content == b"Thanks for making the web a better place."
+
+
+def wait_for_model(server: Server, version: str, seconds: float = 15, poll_seconds: float = 1.0) -> None:
+    """Until every worker of ``server`` serves ``version``, just made current in the registry.
+
+    Seeing it once means one worker has it; each worker looks again at most ``poll_seconds``
+    (the server's MODEL_POLL_SECONDS) after the change, so after that none answers with the old one.
+    """
+    changed = time.monotonic()
+    deadline = changed + seconds
+    while check(server, "hello").headers["X-spamfilter-model"] != version:
+        if time.monotonic() > deadline:
+            pytest.fail(f"server still serves {check(server, 'hello').headers['X-spamfilter-model']}, not {version}")
+        time.sleep(0.2)
+    time.sleep(max(0.0, changed + poll_seconds + 0.5 - time.monotonic()))
+
+
+@dataclass
+class Traffic:
+    failures: list[str] = field(default_factory=list)
+    served: dict[str, set[str]] = field(default_factory=dict)  # server URL -> model versions that answered
+
+
+@contextlib.contextmanager
+def steady_traffic(*servers: Server) -> Iterator[Traffic]:
+    """Keep comment-checks flowing to ``servers`` in turn while the block runs, noting every failure."""
+    traffic, stop = Traffic(), threading.Event()
+
+    def hammer() -> None:
+        for server in itertools.cycle(servers):
+            if stop.is_set():
+                return
+            try:
+                version = check(server, "Thanks for the pruning guide!").headers["X-spamfilter-model"]
+                traffic.served.setdefault(server.url, set()).add(version)
+            except Exception as exc:
+                traffic.failures.append(f"{server.url}: {exc!r}")
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        yield traffic
+    finally:
+        stop.set()
+        thread.join()

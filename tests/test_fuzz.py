@@ -408,8 +408,7 @@ pytestmark = pytest.mark.usefixtures("shared_model")
 def unlimited(app: Flask) -> Flask:
     """Fuzzing sends hundreds of calls a second with one key: lift the per-key rate limit
     (tests/test_operations.py tests it; test_rate_limited_app_never_fails fuzzes with it on)."""
-    for limiter in app.extensions.get("limiter", ()):
-        limiter.enabled = False
+    app.extensions["spamfilter.limiter"].enabled = False
     return app
 
 
@@ -1051,8 +1050,7 @@ LIMIT = 2048
 def small_app(unlimited: Flask) -> Iterator[Flask]:
     """The test's app again, on the same database, with a 2 KB request limit."""
     app = create_app({**unlimited.config, "MAX_CONTENT_LENGTH": LIMIT})
-    for limiter in app.extensions.get("limiter", ()):
-        limiter.enabled = False
+    app.extensions["spamfilter.limiter"].enabled = False
     yield app
     app.extensions["spamfilter"].log.flush(timeout=20)
     app.extensions["spamfilter.engine"].dispose()

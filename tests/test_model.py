@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -98,13 +99,46 @@ VARIED_RECORDS: list[dict[str, str]] = [
 ]
 
 
-def test_one_by_one_scoring_matches_the_pipeline() -> None:
-    """Model.score featurises a few comments itself (for speed); it must agree with scikit-learn."""
+def test_scoring_matches_the_pipeline() -> None:
+    """Model.score featurises comments itself (for speed); it must agree with scikit-learn."""
     m = model_io.load(DEFAULT_MODEL_PATH)
     reference = m.pipeline.predict_proba(VARIED_RECORDS)[:, 1]
     one_by_one = [m.score([r], reasons=3)[0] for r in VARIED_RECORDS]
-    batched = m.score(VARIED_RECORDS * 3, reasons=3)[: len(VARIED_RECORDS)]  # the pipeline path
+    batched = m.score(VARIED_RECORDS * 3, reasons=3)[: len(VARIED_RECORDS)]
     for ref, single, batch in zip(reference, one_by_one, batched, strict=True):
         assert single.score == pytest.approx(ref, abs=1e-6)
         assert batch.score == pytest.approx(ref, abs=1e-6)
         assert [r.feature for r in single.reasons] == [r.feature for r in batch.reasons]
+
+
+# Edge cases of character n-grams: one-letter and long words, runs of spaces and other
+# white space, characters no vocabulary term has (emoji, CJK, control), upper case.
+CHAR_TEXTS = [
+    "",
+    "   ",
+    "a",
+    "a b c d",
+    "I  said\t\tno\n\nway",
+    "Supercalifragilisticexpialidocious pneumonoultramicroscopic",
+    "buy 💊💊 now 🎰 казино 赌场 \x00\x01 end",
+    "ÉCOLE Straße İstanbul ǅ",
+    "x" * 3000,
+]
+
+
+@pytest.mark.parametrize("text", CHAR_TEXTS)
+def test_character_ngram_counts_match_the_analyzer(text: str) -> None:
+    """The numpy n-gram counter gives exactly the analyzer's terms and counts, term by term."""
+    m = model_io.load(DEFAULT_MODEL_PATH)
+    for _name, part in m.pipeline.steps[1][1].transformer_list:
+        vectorizer = part.steps[-1][1] if hasattr(part, "steps") else None
+        if vectorizer is None or vectorizer.analyzer != "char_wb":
+            continue
+        assert model_io._CharGrams.usable(vectorizer)
+        columns, counts = model_io._CharGrams(vectorizer).counts(text)
+        expected = Counter(t for t in vectorizer.build_analyzer()(text) if t in vectorizer.vocabulary_)
+        names = vectorizer.get_feature_names_out()
+        got = {names[c]: n for c, n in zip(columns, counts, strict=True)}
+        assert got == dict(expected)
+        return
+    pytest.fail("the shipped model has no char_wb part")

@@ -5,24 +5,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from spamfilter import create_app
 from spamfilter.keys import create_key
-
-REDIS = "redis://127.0.0.1:6379"
-
-
-def _redis_error() -> str | None:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        return f"Redis not reachable at {REDIS}: {exc.__class__.__name__}"
-    return None
 
 
 def _limited_app(tmp_path: Path, name: str, **config: object) -> Flask:
@@ -63,12 +50,9 @@ def test_rate_limit_is_per_key_and_answered_with_429(tmp_path: Path) -> None:
     app.extensions["spamfilter.engine"].dispose()
 
 
-def test_rate_limit_in_redis_holds_across_nodes(tmp_path: Path) -> None:
-    error = _redis_error()
-    if error:
-        pytest.skip(error)
+def test_rate_limit_in_redis_holds_across_nodes(tmp_path: Path, redis_url: str) -> None:
     # Two apps on one database stand for two nodes; the prefix keeps this run's counters apart.
-    storage = f"{REDIS}/0"
+    storage = f"{redis_url}/0"
     node_a = _limited_app(tmp_path, "a", RATE_LIMIT_STORAGE=storage)
     node_b = _limited_app(tmp_path, "b", RATE_LIMIT_STORAGE=storage)
     with node_a.extensions["spamfilter"].sessions() as session:

@@ -7,6 +7,7 @@ the tests run in order and build on each other's state.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -16,14 +17,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from servers import REPO, Server, running_server, server_env
+from servers import REPO, Server, check, running_server, server_env, steady_traffic, submit, train, wait_for_model
 from sqlalchemy import create_engine, func, select
 
 from spamfilter.db import Label, ModelCurrent
-
-BLOG = "https://garden.example"
 
 # A campaign the shipped model has never seen: friendly, on-topic, link-free invitations
 # to a paid "club" -- spam on this gardening site, and only its moderators know it.
@@ -98,41 +96,6 @@ def server(env: dict[str, str]) -> Iterator[Server]:
         yield server
 
 
-def train(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "train.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def check(server: Server, content: str, **extra: str) -> httpx.Response:
-    form = {
-        "api_key": server.key,
-        "blog": BLOG,
-        "user_ip": "198.51.100.4",
-        "comment_author": "Pat",
-        "comment_content": content,
-        **extra,
-    }
-    response = httpx.post(f"{server.url}/1.1/comment-check", data=form, timeout=10)
-    assert response.status_code == 200 and response.content in (b"true", b"false"), response.text
-    return response
-
-
-def submit(server: Server, kind: str, content: str, guid: str = "") -> None:
-    form = {
-        "api_key": server.key,
-        "blog": BLOG,
-        "user_ip": "198.51.100.4",
-        "comment_author": "Pat",
-        "comment_content": content,
-        "guid": guid,
-    }
-    response = httpx.post(f"{server.url}/1.1/submit-{kind}", data=form, timeout=10)
-    assert response.content == b"Thanks for making the web a better place."
-
-
 def current_version(env: dict[str, str]) -> int | None:
     engine = create_engine(env["SPAMFILTER_DATABASE_URL"])
     with engine.connect() as conn:
@@ -149,15 +112,6 @@ def label_count(env: dict[str, str]) -> int:
     return int(count or 0)
 
 
-def wait_for_model(server: Server, version: str, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check(server, "hello").headers["X-spamfilter-model"] == version:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"server still serves {check(server, 'hello').headers['X-spamfilter-model']}, not {version}")
-
-
 def test_feedback_round_trip_changes_the_verdict(server: Server, env: dict[str, str]) -> None:
     before = check(server, PROBE)
     assert before.content == b"false", "the probe must start as a miss for this test to mean anything"
@@ -168,26 +122,11 @@ def test_feedback_round_trip_changes_the_verdict(server: Server, env: dict[str, 
         submit(server, "spam", text, guid)
 
     # Requests keep flowing while the model is swapped: none may fail.
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def hammer() -> None:
-        while not stop.is_set():
-            try:
-                check(server, "Thanks for the pruning guide!")
-            except Exception as exc:
-                failures.append(repr(exc))
-
-    thread = threading.Thread(target=hammer)
-    thread.start()
-    try:
+    with steady_traffic(server) as traffic:
         out = train(env, "--min-new-labels", "20")
         assert "promoted" in out, out
         wait_for_model(server, "1")
-    finally:
-        stop.set()
-        thread.join()
-    assert failures == []
+    assert traffic.failures == []
 
     after = check(server, PROBE)
     assert after.headers["X-spamfilter-model"] == "1" != shipped
@@ -215,7 +154,7 @@ def test_poisoned_labels_are_rejected(server: Server, env: dict[str, str]) -> No
 def test_rollback_and_forward(server: Server, env: dict[str, str]) -> None:
     assert "now serving the shipped model" in train(env, "--rollback")
     assert current_version(env) is None
-    wait_for_model(server, check(server, "x").headers["X-spamfilter-model"])  # any answer is fine
+    wait_for_model(server, json.loads((REPO / "models" / "default.json").read_text())["version"])
     assert "now serving version 1" in train(env, "--rollback", "1")
     wait_for_model(server, "1")
 
