@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -96,12 +97,20 @@ def _share(n: int, cap: int = 3) -> float:
     return min(n, cap) / cap
 
 
+# Both cached: a site's visitors come back and share a few browsers, and each test costs
+# 15 µs (ipaddress checks a dozen networks; the pattern scans the whole user agent).
+@lru_cache(maxsize=65_536)
 def _is_private_ip(value: str) -> bool:
     try:
         ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return False
     return ip.is_private or ip.is_loopback or ip.is_reserved
+
+
+@lru_cache(maxsize=4096)
+def _automated_ua(ua: str) -> bool:
+    return bool(ua) and bool(_AUTOMATED_UA.search(ua))
 
 
 def meta_row(p: Prepared) -> dict[str, float]:
@@ -133,7 +142,7 @@ def meta_row(p: Prepared) -> dict[str, float]:
         "email_digits": float(sum(ch.isdigit() for ch in email.split("@")[0]) >= 3),
         "author_digits": float(any(ch.isdigit() for ch in p.author)),
         "author_long": float(len(p.author.split()) >= 4),
-        "ua_automated": float(bool(ua) and bool(_AUTOMATED_UA.search(ua))),
+        "ua_automated": float(_automated_ua(ua)),
         "referrer_offsite": float(bool(referrer and blog) and url_domain(referrer) != url_domain(blog)),
         "ip_private": float(_is_private_ip(r.get("user_ip") or "")),
     }

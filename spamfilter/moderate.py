@@ -35,9 +35,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 from sqlalchemy import select
+from werkzeug.wrappers import Request as BaseRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import moderators
@@ -68,8 +70,22 @@ SECURITY_HEADERS = {
 }
 
 
+class ReviewSessions(SecureCookieSessionInterface):
+    """The signed session cookie, for the review page only.
+
+    API clients never sign in or send a cookie, yet opening and saving a session
+    (building its signer) cost about 30 µs of every check; they get Flask's null session.
+    """
+
+    def open_session(self, app: Flask, request: BaseRequest) -> SessionMixin | None:
+        if not request.path.startswith(str(bp.url_prefix)):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
-    """Register the blueprint and CSRF protection that checks only this blueprint's forms."""
+    """Register the blueprint, its sessions and CSRF protection that checks only this blueprint's forms."""
+    app.session_interface = ReviewSessions()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # protect() is called in _guard, for /moderate only
     csrf.init_app(app)
     app.register_blueprint(bp)

@@ -16,7 +16,6 @@ from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
 from nltk.tokenize import RegexpTokenizer
-from nltk.tokenize.casual import reduce_lengthening
 
 # Longest text the features look at: a 1 MB comment must not cost 1 MB of n-grams.
 MAX_TEXT_CHARS = 20_000
@@ -32,6 +31,7 @@ _HOMOGLYPHS = str.maketrans(
 _LATIN = re.compile(r"[a-zA-Z]")
 _NON_LATIN_LOOKALIKE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _WORD = re.compile(r"\w+")
+_DIGIT = re.compile(r"\d")  # PHONE_RE, MONEY_RE and the number placeholders all need one
 
 _ANCHOR = re.compile(r"<a\b[^>]*?href\s*=\s*[\"']?([^\"'\s>]+)[^>]*>(.*?)</a\s*>", re.I | re.S)
 _BBCODE_URL = re.compile(r"\[url=([^\]]+)\](.*?)\[/url\]", re.I | re.S)
@@ -57,11 +57,38 @@ MONEY_RE = re.compile(
     r"[$£€₹¥]\s?\d[\d,.]*\s?[km]?\b|\b\d[\d,.]*\s?(?:usd|dollars?|eur|euros?|pounds?|gbp|btc|bitcoin)\b", re.I
 )
 
+# Cheap necessary conditions for the patterns above, tested first. Most comments hold no
+# link, and these start only at a "." (or "dot", "w", "http"), where URL_RE and _SPELLED_DOT
+# try at every word character: half the cost of cleaning. tests/test_text.py checks that
+# a text the hint rejects never matches the pattern.
+_URL_HINT = re.compile(r"\.(?:" + _TLDS + r")\b|https?://|www\.", re.I)
+_SPELLED_DOT_HINT = re.compile(r"(?:\.|dot\s*[)\]}]?)\s*(?:" + _TLDS + r")\b", re.I)
+_SPACED_WWW_HINT = re.compile(r"w\s+w\s+w", re.I)
+
+
+
+class _Tokenizer(RegexpTokenizer):
+    """nltk's RegexpTokenizer, matching without a timeout and without releasing the GIL.
+
+    nltk runs every pattern under a ReDoS timeout in the ``regex`` engine, which also lets
+    other threads run during each match; a serving thread then waits for the check log's
+    writer to hand the GIL back (up to 5 ms). This pattern is fixed and linear.
+    """
+
+    def tokenize(self, text: str) -> list[str]:
+        self._check_regexp()
+        return self._regexp.findall(text, timeout=None, concurrent=False)
+
+
 # Words and the punctuation spam leans on. A plain pattern, not TweetTokenizer: it was
 # half of the time to score a comment, and cleaning has already handled links and emoji.
-_tokenizer = RegexpTokenizer(r"\w+|[!?$€£]")
+_tokenizer = _Tokenizer(r"\w+|[!?$€£]")
 # Stemming the same words over and over is most of the rest; comments share a vocabulary.
 _stem = lru_cache(maxsize=200_000)(SnowballStemmer("english").stem)
+# nltk's reduce_lengthening ("soooo" -> "sooo") compiles this pattern on every call and runs
+# it under a ReDoS timeout, five times the cost of the match itself; the pattern is fixed
+# and linear, so it is compiled once here (tests/test_text.py checks the two agree).
+_LENGTHENING = re.compile(r"(.)\1{2,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +133,10 @@ def visible_text(raw: str) -> tuple[str, int]:
     text = _TAG.sub(" ", text)
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
     text = _fix_homoglyphs(text)
-    text = _SPACED_WWW.sub("www.", text)
-    text = _SPELLED_DOT.sub(r"\1.\2", text)
+    if _SPACED_WWW_HINT.search(text):
+        text = _SPACED_WWW.sub("www.", text)
+    if _SPELLED_DOT_HINT.search(text):
+        text = _SPELLED_DOT.sub(r"\1.\2", text)
     return " ".join(text.split()), html_links
 
 
@@ -117,12 +146,14 @@ def clean(raw: str) -> CleanText:
     text, html_links = visible_text(raw or "")
     letters = [*filter(str.isalpha, text)]  # C predicates: a Python loop per character costs several times more
     upper = sum(map(str.isupper, letters)) / len(letters) if letters else 0.0
+    digits = _DIGIT.search(text) is not None
     return CleanText(
         text=text.lower(),
-        urls=tuple(URL_RE.findall(text)),
-        emails=len(EMAIL_RE.findall(text)),
-        phones=len(PHONE_RE.findall(text)),
-        money=len(MONEY_RE.findall(text)),
+        urls=tuple(URL_RE.findall(text)) if _URL_HINT.search(text) else (),
+        # Each search costs about as much as the rest of cleaning; most comments need none.
+        emails=len(EMAIL_RE.findall(text)) if "@" in text else 0,
+        phones=len(PHONE_RE.findall(text)) if digits else 0,
+        money=len(MONEY_RE.findall(text)) if digits else 0,
         html_links=html_links,
         raw_length=len(raw or ""),
         upper_ratio=upper,
@@ -138,14 +169,18 @@ def url_domain(url: str) -> str:
 
 def _placeholder_text(text: str) -> str:
     """Replace links, addresses, numbers and amounts by class tokens so words generalise."""
-    text = EMAIL_RE.sub(" xemailx ", text)
+    if "@" in text:
+        text = EMAIL_RE.sub(" xemailx ", text)
 
     def link(m: re.Match[str]) -> str:
         host = url_domain(m.group(0))
         tld = re.sub(r"[^a-z]", "", host.rsplit(".", 1)[-1]) if "." in host else ""
         return f" xurlx xtld{tld}x "
 
-    text = URL_RE.sub(link, text)
+    if _URL_HINT.search(text):
+        text = URL_RE.sub(link, text)
+    if not _DIGIT.search(text):  # nothing below can match
+        return text
     text = MONEY_RE.sub(" xmoneyx ", text)
     text = PHONE_RE.sub(" xphonex ", text)
     # Letters only: the tokenizer splits tokens that mix letters and digits.
@@ -154,5 +189,5 @@ def _placeholder_text(text: str) -> str:
 
 def word_tokens(text: str) -> list[str]:
     """Stemmed word tokens of cleaned text (links, e-mails, numbers as class tokens)."""
-    tokens = _tokenizer.tokenize(reduce_lengthening(_placeholder_text(text)))
+    tokens = _tokenizer.tokenize(_LENGTHENING.sub(r"\1\1\1", _placeholder_text(text)))
     return [_stem(tok) if tok.isalpha() else tok for tok in tokens]

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from spamfilter import model as model_io
 from spamfilter.config import DEFAULT_MODEL_PATH
@@ -134,11 +135,27 @@ def test_character_ngram_counts_match_the_analyzer(text: str) -> None:
         vectorizer = part.steps[-1][1] if hasattr(part, "steps") else None
         if vectorizer is None or vectorizer.analyzer != "char_wb":
             continue
-        assert model_io._CharGrams.usable(vectorizer)
-        columns, counts = model_io._CharGrams(vectorizer).counts(text)
+        grams = model_io._CharGrams.of(vectorizer)
+        assert grams is not None
+        columns, counts = grams.counts(text)
         expected = Counter(t for t in vectorizer.build_analyzer()(text) if t in vectorizer.vocabulary_)
         names = vectorizer.get_feature_names_out()
         got = {names[c]: n for c, n in zip(columns, counts, strict=True)}
         assert got == dict(expected)
         return
     pytest.fail("the shipped model has no char_wb part")
+
+
+def test_character_ngrams_that_do_not_fit_integer_codes_use_the_analyzer() -> None:
+    # A NUL inside a term would read as padding; a 6-character n-gram needs 72 bits.
+    with_nul = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(["ab\x00cd ef", "ab cd"])
+    too_long = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 6)).fit(["abcdef ghijkl"])
+    words = TfidfVectorizer().fit(["some words here"])
+    assert [model_io._CharGrams.of(v) for v in (with_nul, too_long, words)] == [None, None, None]
+    fits = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(["ab cd ef", "abc"])
+    grams = model_io._CharGrams.of(fits)
+    assert grams is not None
+    columns, counts = grams.counts("abc ab")
+    names = fits.get_feature_names_out()
+    expected = Counter(t for t in fits.build_analyzer()("abc ab") if t in fits.vocabulary_)
+    assert {names[c]: n for c, n in zip(columns, counts, strict=True)} == dict(expected)

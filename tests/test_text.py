@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
-from spamfilter.text import clean, url_domain, visible_text, word_tokens
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nltk.tokenize.casual import reduce_lengthening
+
+from spamfilter.text import (
+    _LENGTHENING,
+    _SPACED_WWW,
+    _SPACED_WWW_HINT,
+    _SPELLED_DOT,
+    _SPELLED_DOT_HINT,
+    _URL_HINT,
+    EMAIL_RE,
+    MONEY_RE,
+    PHONE_RE,
+    URL_RE,
+    clean,
+    url_domain,
+    visible_text,
+    word_tokens,
+)
+
+# Text made mostly of what the patterns look for: links spelled every way, digits, money, contacts.
+PIECES = [
+    *("www", "w w w", "W\tw w", ".", " . ", " dot ", "(dot)", "[ DOT ]", "{dot}", "com", "COM", "net", "ru"),
+    *("x", "http://", "HTTPS://", "ex-ample", " ", "a", "ſ", "K", "1", "٣", "+44 (0)", "-", "@", "$", "€", "usd", "!"),
+]
+PATTERNISH = (
+    st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
+    | st.text(alphabet=st.sampled_from("aAbo1 9.,-+()@$€£ \n!?ü٣"), max_size=60)
+    | st.text(max_size=60)
+)
 
 
 def test_html_entities_and_tags_become_text() -> None:
@@ -48,3 +78,31 @@ def test_url_domain() -> None:
 def test_huge_input_is_truncated_for_features() -> None:
     c = clean("spam " * 300_000)
     assert c.raw_length == 1_500_000 and len(c.text) <= 20_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(PATTERNISH)
+def test_lengthening_matches_nltk(text: str) -> None:
+    assert _LENGTHENING.sub(r"\1\1\1", text) == reduce_lengthening(text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(PATTERNISH)
+def test_patterns_skipped_by_their_hint_cannot_match(text: str) -> None:
+    # clean() and the placeholders skip each search when its cheap necessary condition fails.
+    has_digit = any(ch.isdecimal() for ch in text)  # what \d matches in a str pattern
+    if "@" not in text:
+        assert not EMAIL_RE.search(text)
+    if not has_digit:
+        assert not PHONE_RE.search(text) and not MONEY_RE.search(text)
+    if not _URL_HINT.search(text):
+        assert not URL_RE.search(text)
+    if not _SPELLED_DOT_HINT.search(text):
+        assert not _SPELLED_DOT.search(text)
+    if not _SPACED_WWW_HINT.search(text):
+        assert not _SPACED_WWW.search(text)
+
+
+def test_shortcuts_keep_placeholders() -> None:
+    assert word_tokens("soooo gooood!!!! mail me at a@b.example") == word_tokens("sooo goood!!! mail me at x@y.example")
+    assert "xphonex" in word_tokens("call +1 555 123 4567 now") and "xnumsx" in word_tokens("page 7")
