@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nltk.tokenize import RegexpTokenizer
 from nltk.tokenize.casual import reduce_lengthening
 
 from spamfilter.text import (
@@ -17,6 +18,7 @@ from spamfilter.text import (
     MONEY_RE,
     PHONE_RE,
     URL_RE,
+    _tokenizer,
     clean,
     url_domain,
     visible_text,
@@ -84,6 +86,13 @@ def test_huge_input_is_truncated_for_features() -> None:
 @given(PATTERNISH)
 def test_lengthening_matches_nltk(text: str) -> None:
     assert _LENGTHENING.sub(r"\1\1\1", text) == reduce_lengthening(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PATTERNISH)
+def test_tokeniser_matches_nltk(text: str) -> None:
+    # Ours only turns off nltk's match timeout and GIL release; the tokens are nltk's.
+    assert _tokenizer.tokenize(text) == RegexpTokenizer(_tokenizer._pattern).tokenize(text)
 
 
 @settings(max_examples=2000, deadline=None)
