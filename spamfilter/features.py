@@ -98,18 +98,30 @@ def _share(n: int, cap: int = 3) -> float:
 
 
 # Both cached: a site's visitors come back and share a few browsers, and each test costs
-# 15 µs (ipaddress checks a dozen networks; the pattern scans the whole user agent).
-@lru_cache(maxsize=65_536)
+# 15 µs (ipaddress checks a dozen networks; the pattern scans the whole user agent). Only
+# short values are cached, so a flood of huge fields cannot pin memory in the cache.
 def _is_private_ip(value: str) -> bool:
+    value = value.strip()
+    return len(value) <= 64 and _is_private_ip_cached(value)
+
+
+@lru_cache(maxsize=65_536)
+def _is_private_ip_cached(value: str) -> bool:
     try:
-        ip = ipaddress.ip_address(value.strip())
+        ip = ipaddress.ip_address(value)
     except ValueError:
         return False
     return ip.is_private or ip.is_loopback or ip.is_reserved
 
 
-@lru_cache(maxsize=4096)
 def _automated_ua(ua: str) -> bool:
+    if len(ua) > 512:
+        return bool(_AUTOMATED_UA.search(ua))
+    return _automated_ua_cached(ua)
+
+
+@lru_cache(maxsize=4096)
+def _automated_ua_cached(ua: str) -> bool:
     return bool(ua) and bool(_AUTOMATED_UA.search(ua))
 
 

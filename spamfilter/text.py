@@ -66,13 +66,12 @@ _SPELLED_DOT_HINT = re.compile(r"(?:\.|dot\s*[)\]}]?)\s*(?:" + _TLDS + r")\b", r
 _SPACED_WWW_HINT = re.compile(r"w\s+w\s+w", re.I)
 
 
-
 class _Tokenizer(RegexpTokenizer):
     """nltk's RegexpTokenizer, matching without a timeout and without releasing the GIL.
 
     nltk runs every pattern under a ReDoS timeout in the ``regex`` engine, which also lets
     other threads run during each match; a serving thread then waits for the check log's
-    writer to hand the GIL back (up to 5 ms). This pattern is fixed and linear.
+    writer to hand the GIL back. This pattern is fixed and linear.
     """
 
     def tokenize(self, text: str) -> list[str]:
@@ -140,10 +139,24 @@ def visible_text(raw: str) -> tuple[str, int]:
     return " ".join(text.split()), html_links
 
 
-@lru_cache(maxsize=4096)
+# Comments up to this long are cached: the cache keeps each key alive, and 4,096 comments
+# of the 4 MB a request may carry would pin gigabytes in every worker.
+CACHED_CHARS = 5_000
+
+
 def clean(raw: str) -> CleanText:
-    """Normalise one comment; cached because a check and its reasons reuse it."""
-    text, html_links = visible_text(raw or "")
+    """Normalise one comment; cached because training, evaluation and reasons see it again."""
+    raw = raw or ""
+    return _clean_cached(raw) if len(raw) <= CACHED_CHARS else _clean(raw)
+
+
+def forget_cached() -> None:
+    """Empty the cleaning cache (a benchmark that times first sightings)."""
+    _clean_cached.cache_clear()
+
+
+def _clean(raw: str) -> CleanText:
+    text, html_links = visible_text(raw)
     letters = [*filter(str.isalpha, text)]  # C predicates: a Python loop per character costs several times more
     upper = sum(map(str.isupper, letters)) / len(letters) if letters else 0.0
     digits = _DIGIT.search(text) is not None
@@ -155,9 +168,12 @@ def clean(raw: str) -> CleanText:
         phones=len(PHONE_RE.findall(text)) if digits else 0,
         money=len(MONEY_RE.findall(text)) if digits else 0,
         html_links=html_links,
-        raw_length=len(raw or ""),
+        raw_length=len(raw),
         upper_ratio=upper,
     )
+
+
+_clean_cached = lru_cache(maxsize=4096)(_clean)
 
 
 def url_domain(url: str) -> str:

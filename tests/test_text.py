@@ -18,6 +18,7 @@ from spamfilter.text import (
     MONEY_RE,
     PHONE_RE,
     URL_RE,
+    _clean_cached,
     _tokenizer,
     clean,
     url_domain,
@@ -115,3 +116,13 @@ def test_patterns_skipped_by_their_hint_cannot_match(text: str) -> None:
 def test_shortcuts_keep_placeholders() -> None:
     assert word_tokens("soooo gooood!!!! mail me at a@b.example") == word_tokens("sooo goood!!! mail me at x@y.example")
     assert "xphonex" in word_tokens("call +1 555 123 4567 now") and "xnumsx" in word_tokens("page 7")
+
+
+def test_long_comments_are_cleaned_but_not_cached() -> None:
+    # The cache keeps its keys alive: megabyte comments must not pile up in it.
+    before = _clean_cached.cache_info().currsize
+    huge = "buy cheap pills at pills.example.com " * 40_000
+    assert clean(huge).urls and clean(huge).raw_length == len(huge)
+    assert _clean_cached.cache_info().currsize == before
+    clean("a short comment, cached")
+    assert _clean_cached.cache_info().currsize == before + 1
