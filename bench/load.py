@@ -877,12 +877,51 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+STEADY_SLOW = 2.0  # a run of the fixed work slower than this multiple of the median counts as a slow burst
+
+
+def _fixed_work() -> int:
+    """About 0.3 ms of pure-Python arithmetic: the same instructions every time."""
+    total = 0
+    for i in range(12_000):
+        total += i * i
+    return total
+
+
+def cpu_steadiness(seconds: float = 5.0, every: float = 0.005) -> dict[str, float]:
+    """How evenly this machine runs the same work while idle: the spread behind latency at a busy load.
+
+    On a virtual machine the cores a guest sees can slow down for tens of milliseconds
+    (other guests, the host), and the guest counts that as its own CPU time. At 80% of
+    peak a server has no room to absorb such a burst, so its queue, and the p99, grows
+    without anything in spamfilter changing. Measured before the servers start, so it
+    takes nothing from them.
+    """
+    runs: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.thread_time()
+        _fixed_work()
+        runs.append(time.thread_time() - started)
+        time.sleep(every)
+    runs.sort()
+    median = percentile(runs, 50)
+    return {
+        "median_ms": median * 1000,
+        "p99_over_median": percentile(runs, 99) / median,
+        "max_over_median": runs[-1] / median,
+        "slow_share": sum(r > STEADY_SLOW * median for r in runs) / len(runs),
+    }
+
+
 def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
     comments = make_comments(args.comments)
     results: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items() if k != "json"}}
     results["load_average_before"] = load_avg_before = load_average()
     if load_avg_before > BUSY_LOAD:
         print(f"warning: load average {load_avg_before:.2f} before the run: other processes share these cores")
+    print("machine steadiness (5 s of fixed work, idle) ...", flush=True)
+    results["cpu_steadiness"] = steady = cpu_steadiness()
     script = workdir / "check.lua"
 
     def peak(server: Server, bodies: list[str]) -> tuple[WrkResult, WrkResult, float]:
@@ -961,7 +1000,9 @@ def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row
 
         # 5. The batch path, if the server has it.
         print("batch path ...", flush=True)
+        batch_cpu = cpu_seconds(real.process.pid)
         batch = run_batch(real.url, real.key, max(3.0, args.duration / 2), args.workers)
+        batch_cpu = cpu_seconds(real.process.pid) - batch_cpu
         results["batch"] = asdict(batch)
         results["server_ready_s"] = real.ready_s
 
@@ -1037,6 +1078,15 @@ def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row
                 batch.comments_per_s >= TARGET_BATCH_PER_S,
             )
         )
+        # The server's CPU per comment, and what it allows if the server had every core to itself.
+        per_comment = batch_cpu / ((batch.requests + 1) * BATCH_SIZE)  # + the first batch, which checks the answer
+        results["batch_server_cpu_ms_per_comment"] = per_comment * 1000
+        rows.append(
+            Row(
+                "batch: server CPU per comment (ceiling)",
+                f"{per_comment * 1e6:.0f} us ({(os.cpu_count() or 1) / per_comment:,.0f}/s with all cores, no client)",
+            )
+        )
     else:
         rows.append(Row("batch path", batch.note.removeprefix("batch path: "), f">= {TARGET_BATCH_PER_S:,.0f}/s"))
     rows.append(
@@ -1058,6 +1108,14 @@ def measure(args: argparse.Namespace, wrk: str, workdir: Path) -> tuple[list[Row
             "machine load average before the run",
             f"{load_avg_before:.2f}" + (" (busy: speeds are understated)" if load_avg_before > BUSY_LOAD else ""),
             "~0",
+        )
+    )
+    rows.append(
+        Row(
+            "machine steadiness: fixed work p99 / median",
+            f"{steady['p99_over_median']:.1f}x (max {steady['max_over_median']:.1f}x; "
+            f"{steady['slow_share']:.1%} of runs over {STEADY_SLOW:g}x)",
+            "~1x",
         )
     )
     if paced.error_samples:

@@ -100,7 +100,8 @@ class CheckLog:
                 continue
             try:
                 with self.sessions() as session:
-                    session.execute(insert(Check), batch)
+                    # A Core insert of the table: the ORM's bulk insert costs a sixth more per row.
+                    session.execute(insert(Check.__table__), batch)
                     session.commit()
                 failures, self.last_error = 0, None
             except SQLAlchemyError as exc:

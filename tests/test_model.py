@@ -112,6 +112,22 @@ def test_scoring_matches_the_pipeline() -> None:
         assert [r.feature for r in single.reasons] == [r.feature for r in batch.reasons]
 
 
+def test_a_batch_gets_each_comment_s_own_feature_row() -> None:
+    """A batch weighs all its comments' terms at once; each row must be the one the comment gets alone."""
+    m = model_io.load(DEFAULT_MODEL_PATH)
+    records = [{}, *VARIED_RECORDS[::-1], {}, VARIED_RECORDS[0]]  # empty rows first, last and in between
+    rows, decisions = m._linear.features_and_decisions(records)
+    assert len(rows) == len(decisions) == len(records)
+    for record, (cols, values), decision in zip(records, rows, decisions, strict=True):
+        alone_cols, alone_values = m._linear.features(record)
+        assert cols.tolist() == alone_cols.tolist()
+        assert values == pytest.approx(alone_values, rel=1e-12)
+        [(_, alone_decision)] = [m._linear.features_and_decisions([record])]
+        assert decision == pytest.approx(alone_decision[0], abs=1e-9)
+    nothing, no_decisions = m._linear.features_and_decisions([])
+    assert nothing == [] and len(no_decisions) == 0
+
+
 # Edge cases of character n-grams: one-letter and long words, runs of spaces and other
 # white space, characters no vocabulary term has (emoji, CJK, control), upper case.
 CHAR_TEXTS = [
