@@ -52,7 +52,16 @@ URL_RE = re.compile(
     re.I,
 )
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-PHONE_RE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{7,}\d(?![\w])")
+# An IPv4 address: in technical comments (configs, logs), never a phone number.
+_IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)"
+IPV4_RE = re.compile(r"(?<![\w.])" + _IPV4)
+# At least ten digits with separators between them; not an IPv4 address, nor the tail of
+# one (or of a version or a port), nor a decimal number (log timestamps such as 8123.441920).
+# Runs of numbers in tables and logs ("095 095 010") have fewer digits per run.
+PHONE_RE = re.compile(
+    r"(?<![\w.:])(?!" + _IPV4 + r")(?!\d+\.\d+(?!\d|[\s().-]\d))(?=(?:[\s().+-]*\d){10})"
+    r"\+?\d[\d\s().-]{7,}\d(?![\w])"
+)
 MONEY_RE = re.compile(
     r"[$£€₹¥]\s?\d[\d,.]*\s?[km]?\b|\b\d[\d,.]*\s?(?:usd|dollars?|eur|euros?|pounds?|gbp|btc|bitcoin)\b", re.I
 )
@@ -197,6 +206,7 @@ def _placeholder_text(text: str) -> str:
         text = URL_RE.sub(link, text)
     if not _DIGIT.search(text):  # nothing below can match
         return text
+    text = IPV4_RE.sub(" xipx ", text)
     text = MONEY_RE.sub(" xmoneyx ", text)
     text = PHONE_RE.sub(" xphonex ", text)
     # Letters only: the tokenizer splits tokens that mix letters and digits.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nltk.tokenize import RegexpTokenizer
@@ -126,3 +127,31 @@ def test_long_comments_are_cleaned_but_not_cached() -> None:
     assert _clean_cached.cache_info().currsize == before
     clean("a short comment, cached")
     assert _clean_cached.cache_info().currsize == before + 1
+
+
+# Phone numbers as spam writes them, and the numbers of technical comments that are not
+# phones: the phone count is a strong spam signal, so configs and logs must not raise it.
+PHONES = ["Call +1 (888) 555-0142 now", "0800 555 0100", "1-800-555-0199", "888.555.0142", "+44 20 7946 0958",
+          "whatsapp +2348012345678", "01 23 45 67 89", "+91 98765 43210"]  # fmt: skip
+NOT_PHONES = [
+    "Address = 192.168.178.201/24",  # an IPv4 address
+    "proxy_pass http://127.0.0.1:8096;",  # an address and a port
+    "version 10.2.3.4567",
+    "  5 Reallocated_Sector_Ct   0x0033   095   095   010    Pre-fail",  # a smartctl table
+    "[ 8123.441920] usb 2-1: USB disconnect",  # a kernel log timestamp
+    "page 1234 of 5678",
+]
+
+
+@pytest.mark.parametrize("text", PHONES)
+def test_phone_numbers_are_counted(text: str) -> None:
+    assert clean(text).phones == 1 and "xphonex" in word_tokens(clean(text).text)
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_addresses_tables_and_timestamps_are_not_phone_numbers(text: str) -> None:
+    assert clean(text).phones == 0 and "xphonex" not in word_tokens(clean(text).text)
+
+
+def test_ipv4_addresses_become_their_own_token() -> None:
+    assert word_tokens("ping 10.0.0.1 and 192.168.1.20").count("xipx") == 2
