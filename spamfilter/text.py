@@ -54,7 +54,10 @@ URL_RE = re.compile(
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 # An IPv4 address: in technical comments (configs, logs), never a phone number.
 _IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)"
-IPV4_RE = re.compile(r"(?<![\w.])" + _IPV4)
+# Not preceded by a word character or a dot. Written as "a digit, then look behind it" rather
+# than "look behind, then a digit": a pattern that starts with a digit lets the regex engine
+# skip to the digits, twice as fast (tests/test_text.py checks the two forms agree).
+IPV4_RE = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![\w]|\.\d)")
 # At least ten digits with separators between them; not an IPv4 address, nor the tail of
 # one (or of a version or a port), nor a decimal number (log timestamps such as 8123.441920).
 # Runs of numbers in tables and logs ("095 095 010") have fewer digits per run.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from spamfilter.text import (
     _SPELLED_DOT_HINT,
     _URL_HINT,
     EMAIL_RE,
+    IPV4_RE,
     MONEY_RE,
     PHONE_RE,
     URL_RE,
@@ -155,3 +158,10 @@ def test_addresses_tables_and_timestamps_are_not_phone_numbers(text: str) -> Non
 
 def test_ipv4_addresses_become_their_own_token() -> None:
     assert word_tokens("ping 10.0.0.1 and 192.168.1.20").count("xipx") == 2
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789.a :-", max_size=40))
+def test_ipv4_pattern_is_the_plain_lookbehind_form(text: str) -> None:
+    plain = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d)")
+    assert IPV4_RE.findall(text) == plain.findall(text)
