@@ -31,7 +31,8 @@ _HOMOGLYPHS = str.maketrans(
 _LATIN = re.compile(r"[a-zA-Z]")
 _NON_LATIN_LOOKALIKE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _WORD = re.compile(r"\w+")
-_DIGIT = re.compile(r"\d")  # PHONE_RE, MONEY_RE and the number placeholders all need one
+_DIGITS = re.compile(r"\d+")  # PHONE_RE, MONEY_RE and the number placeholders all need some
+PHONE_MIN_DIGITS = 10
 
 _ANCHOR = re.compile(r"<a\b[^>]*?href\s*=\s*[\"']?([^\"'\s>]+)[^>]*>(.*?)</a\s*>", re.I | re.S)
 _BBCODE_URL = re.compile(r"\[url=([^\]]+)\](.*?)\[/url\]", re.I | re.S)
@@ -62,8 +63,8 @@ IPV4_RE = re.compile(r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![\w]|\.\d)")
 # one (or of a version or a port), nor a decimal number (log timestamps such as 8123.441920).
 # Runs of numbers in tables and logs ("095 095 010") have fewer digits per run.
 PHONE_RE = re.compile(
-    r"(?<![\w.:])(?!" + _IPV4 + r")(?!\d+\.\d+(?!\d|[\s().-]\d))(?=(?:[\s().+-]*\d){10})"
-    r"\+?\d[\d\s().-]{7,}\d(?![\w])"
+    r"(?<![\w.:])(?!" + _IPV4 + r")(?!\d+\.\d+(?!\d|[\s().-]\d))"
+    rf"(?=(?:[\s().+-]*\d){{{PHONE_MIN_DIGITS}}})\+?\d[\d\s().-]{{7,}}\d(?![\w])"
 )
 MONEY_RE = re.compile(
     r"[$£€₹¥]\s?\d[\d,.]*\s?[km]?\b|\b\d[\d,.]*\s?(?:usd|dollars?|eur|euros?|pounds?|gbp|btc|bitcoin)\b", re.I
@@ -167,17 +168,23 @@ def forget_cached() -> None:
     _clean_cached.cache_clear()
 
 
+def digit_count(text: str) -> int:
+    """How many digits ``text`` holds: most texts have too few for a phone number, whose pattern
+    costs three times this count."""
+    return sum(map(len, _DIGITS.findall(text)))
+
+
 def _clean(raw: str) -> CleanText:
     text, html_links = visible_text(raw)
     letters = [*filter(str.isalpha, text)]  # C predicates: a Python loop per character costs several times more
     upper = sum(map(str.isupper, letters)) / len(letters) if letters else 0.0
-    digits = _DIGIT.search(text) is not None
+    digits = digit_count(text)
     return CleanText(
         text=text.lower(),
         urls=tuple(URL_RE.findall(text)) if _URL_HINT.search(text) else (),
         # Each search costs about as much as the rest of cleaning; most comments need none.
         emails=len(EMAIL_RE.findall(text)) if "@" in text else 0,
-        phones=len(PHONE_RE.findall(text)) if digits else 0,
+        phones=len(PHONE_RE.findall(text)) if digits >= PHONE_MIN_DIGITS else 0,
         money=len(MONEY_RE.findall(text)) if digits else 0,
         html_links=html_links,
         raw_length=len(raw),
@@ -207,11 +214,13 @@ def _placeholder_text(text: str) -> str:
 
     if _URL_HINT.search(text):
         text = URL_RE.sub(link, text)
-    if not _DIGIT.search(text):  # nothing below can match
+    digits = digit_count(text)
+    if not digits:  # nothing below can match
         return text
     text = IPV4_RE.sub(" xipx ", text)
     text = MONEY_RE.sub(" xmoneyx ", text)
-    text = PHONE_RE.sub(" xphonex ", text)
+    if digits >= PHONE_MIN_DIGITS:  # counted before the substitutions above, which only remove digits
+        text = PHONE_RE.sub(" xphonex ", text)
     # Letters only: the tokenizer splits tokens that mix letters and digits.
     return re.sub(r"\d+", lambda m: " xnum" + "sml"[min(len(m.group(0)), 5) // 2] + "x ", text)
 
