@@ -133,8 +133,8 @@ class Model:
         """Spam probability for each record, with the ``reasons`` strongest terms.
 
         Featurised by :class:`_Linear`, the fitted pipeline's arithmetic without
-        scikit-learn's per-call checks, for the whole list at once: one comment and a
-        batch run the same code.
+        scikit-learn's per-call checks: one comment with the fewest NumPy calls, a batch
+        with the per-term arithmetic done once for all its comments.
         """
         rows, decisions = self._linear.features_and_decisions(records)
         probs = self._linear.probabilities(decisions)
@@ -304,9 +304,8 @@ class _Linear:
                 select, vectorizer = part.steps[0][1], part.steps[-1][1]
                 grams = _CharGrams.of(vectorizer)
                 counts = grams.counts if grams is not None else _term_counts(vectorizer)
-                idf = (
-                    np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
-                )  # a property each time
+                # Kept here: the vectorizer's idf_ is a property that rebuilds the array on each use.
+                idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
                 self.text_parts.append((select.field, counts, vectorizer, offset, idf))
             offset += width
         if offset != len(self.coef):
