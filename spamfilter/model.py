@@ -311,13 +311,10 @@ class _Linear:
         if offset != len(self.coef):
             raise ModelError(f"the model has {len(self.coef)} coefficients for {offset} features; retrain it")
 
-    def features(self, record: Record) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and values of the record's feature row (what the pipeline's union computes)."""
-        return self._row(prepare(record))  # prepare: what Prepare.transform does, without its output wrapper
-
     def features_and_decisions(self, records: list[Record]) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        """Each record's feature row (column indices, values) and its linear decision value."""
-        prepared = [prepare(r) for r in records]
+        """Each record's feature row (column indices and values, what the pipeline's union
+        computes) and its linear decision value."""
+        prepared = [prepare(r) for r in records]  # what Prepare.transform does, without its output wrapper
         if not prepared:
             return [], np.zeros(0)
         if len(prepared) == 1:

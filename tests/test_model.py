@@ -119,11 +119,10 @@ def test_a_batch_gets_each_comment_s_own_feature_row() -> None:
     rows, decisions = m._linear.features_and_decisions(records)
     assert len(rows) == len(decisions) == len(records)
     for record, (cols, values), decision in zip(records, rows, decisions, strict=True):
-        alone_cols, alone_values = m._linear.features(record)
+        [(alone_cols, alone_values)], [alone_decision] = m._linear.features_and_decisions([record])
         assert cols.tolist() == alone_cols.tolist()
         assert values == pytest.approx(alone_values, rel=1e-12)
-        [(_, alone_decision)] = [m._linear.features_and_decisions([record])]
-        assert decision == pytest.approx(alone_decision[0], abs=1e-9)
+        assert decision == pytest.approx(alone_decision, abs=1e-9)
     nothing, no_decisions = m._linear.features_and_decisions([])
     assert nothing == [] and len(no_decisions) == 0
 
