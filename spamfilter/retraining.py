@@ -76,7 +76,9 @@ def new_label_count(session: Session, since: str | None) -> int:
 # candidate may trail by at most this much; beyond it, the labels must have taught it
 # something the corpora contradict (a poisoned label set does exactly that).
 CORPORA_CAUGHT_SLACK = 0.01  # spam caught at <=0.1% ham blocked, absolute
-CORPORA_HAM_SLACK_ROWS = 1  # ham comments of the corpora slice
+# Ham comments blocked at each model's own threshold, on either part: that threshold is
+# itself fitted, and one comment more or less among a thousand is the same refit noise.
+HAM_SLACK_ROWS = 1
 
 
 @dataclass
@@ -96,9 +98,11 @@ class Gate:
 
     @property
     def passed(self) -> bool:
-        ham_slack = CORPORA_HAM_SLACK_ROWS / max(int(self.current_corpora.get("ham") or 0), 1)
-        return self._no_worse(self.candidate, self.current, 0.0, 0.0) and self._no_worse(
-            self.candidate_corpora, self.current_corpora, CORPORA_CAUGHT_SLACK, ham_slack
+        def ham_slack(figures: dict[str, Any]) -> float:
+            return HAM_SLACK_ROWS / max(int(figures.get("ham") or 0), 1)
+
+        return self._no_worse(self.candidate, self.current, 0.0, ham_slack(self.current)) and self._no_worse(
+            self.candidate_corpora, self.current_corpora, CORPORA_CAUGHT_SLACK, ham_slack(self.current_corpora)
         )
 
     def table(self, candidate_name: str, current_name: str) -> str:

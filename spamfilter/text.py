@@ -21,6 +21,13 @@ from nltk.tokenize import RegexpTokenizer
 MAX_TEXT_CHARS = 20_000
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff\u00ad\u034f"))
+# Small capitals ("ꜰʀᴇᴇ ʙɪᴛᴄᴏɪɴ"): "fancy text" generators use them to slip past word filters,
+# and NFKC leaves them alone. No language writes with them, so they are always folded.
+_SMALL_CAPS = {
+    cp: unicodedata.name(chr(cp)).removeprefix("LATIN LETTER SMALL CAPITAL ").lower()
+    for cp in [*range(0x0250, 0x02B0), *range(0x1D00, 0x1D2C), *range(0xA730, 0xA800)]
+    if re.fullmatch(r"LATIN LETTER SMALL CAPITAL [A-Z]", unicodedata.name(chr(cp), ""))
+}
 
 # Cyrillic and Greek letters that look like Latin ones; applied only inside words that
 # mix scripts, so real Russian or Greek text is left alone.
@@ -33,6 +40,7 @@ _NON_LATIN_LOOKALIKE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")  # PHONE_RE, MONEY_RE and the number placeholders all need some
 PHONE_MIN_DIGITS = 10
+PHONE_SINGLE_DIGIT_SHARE = 0.7
 
 _ANCHOR = re.compile(r"<a\b[^>]*?href\s*=\s*[\"']?([^\"'\s>]+)[^>]*>(.*?)</a\s*>", re.I | re.S)
 _BBCODE_URL = re.compile(r"\[url=([^\]]+)\](.*?)\[/url\]", re.I | re.S)
@@ -67,6 +75,15 @@ PHONE_RE = re.compile(
     r"(?<![\w.:])(?!" + _IPV4 + r")(?!\d+\.\d+(?!\d|[\s().-]\d))"
     rf"(?=(?:[\s().+-]*\d){{{PHONE_MIN_DIGITS}}})\+?\d[\d\s().-]{{7,}}\d(?![\w])"
 )
+
+
+def is_phone(number: str) -> bool:
+    """Whether a PHONE_RE match reads as a number to call: one that is mostly a single digit
+    ("1000000000 views", "x3333333333") is a count or a key held down, not a phone."""
+    digits = [ch for ch in number if ch.isdigit()]
+    return max(map(digits.count, set(digits))) < PHONE_SINGLE_DIGIT_SHARE * len(digits)
+
+
 MONEY_RE = re.compile(
     r"[$£€₹¥]\s?\d[\d,.]*\s?[km]?\b|\b\d[\d,.]*\s?(?:usd|dollars?|eur|euros?|pounds?|gbp|btc|bitcoin)\b", re.I
 )
@@ -144,7 +161,7 @@ def visible_text(raw: str) -> tuple[str, int]:
     text = _BBCODE_URL.sub(_unlink, text)
     text = _BBCODE_BARE.sub(r" \1 ", text)
     text = _TAG.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_SMALL_CAPS)
     text = _fix_homoglyphs(text)
     if _SPACED_WWW_HINT.search(text):
         text = _SPACED_WWW.sub("www.", text)
@@ -185,7 +202,7 @@ def _clean(raw: str) -> CleanText:
         urls=tuple(URL_RE.findall(text)) if _URL_HINT.search(text) else (),
         # Each search costs about as much as the rest of cleaning; most comments need none.
         emails=len(EMAIL_RE.findall(text)) if "@" in text else 0,
-        phones=len(PHONE_RE.findall(text)) if digits >= PHONE_MIN_DIGITS else 0,
+        phones=sum(map(is_phone, PHONE_RE.findall(text))) if digits >= PHONE_MIN_DIGITS else 0,
         money=len(MONEY_RE.findall(text)) if digits else 0,
         html_links=html_links,
         raw_length=len(raw),
@@ -201,6 +218,10 @@ def url_domain(url: str) -> str:
     u = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower())
     host = re.split(r"[/?#:]", u, maxsplit=1)[0]
     return host.removeprefix("www.")
+
+
+def _phone_token(match: re.Match[str]) -> str:
+    return " xphonex " if is_phone(match.group(0)) else match.group(0)
 
 
 def _placeholder_text(text: str) -> str:
@@ -221,7 +242,7 @@ def _placeholder_text(text: str) -> str:
     text = IPV4_RE.sub(" xipx ", text)
     text = MONEY_RE.sub(" xmoneyx ", text)
     if digits >= PHONE_MIN_DIGITS:  # counted before the substitutions above, which only remove digits
-        text = PHONE_RE.sub(" xphonex ", text)
+        text = PHONE_RE.sub(_phone_token, text)
     # Letters only: the tokenizer splits tokens that mix letters and digits.
     return re.sub(r"\d+", lambda m: " xnum" + "sml"[min(len(m.group(0)), 5) // 2] + "x ", text)
 

@@ -13,6 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from spamfilter import model as model_io
 from spamfilter.config import DEFAULT_MODEL_PATH
 from spamfilter.errors import ModelError
+from spamfilter.features import meta_row, prepare
 
 
 @pytest.fixture
@@ -110,6 +111,16 @@ def test_scoring_matches_the_pipeline() -> None:
         assert single.score == pytest.approx(ref, abs=1e-6)
         assert batch.score == pytest.approx(ref, abs=1e-6)
         assert [r.feature for r in single.reasons] == [r.feature for r in batch.reasons]
+
+
+def test_long_author_names_are_not_a_spam_signal() -> None:
+    """Many people's names have four parts or more; the retired author_long column stays 0."""
+    m = model_io.load(DEFAULT_MODEL_PATH)
+    text = "Loved the photos of the harbour, we were there last spring."
+    short, long = m.score([{"content": text, "author": "Linh"}, {"content": text, "author": "Linh Tran Thi Mai"}])
+    assert long.score < short.score + 0.05
+    row = meta_row(prepare({"content": text, "author": "María José García López"}))
+    assert row["author_long"] == 0.0
 
 
 def test_a_batch_gets_each_comment_s_own_feature_row() -> None:

@@ -71,6 +71,9 @@ def test_homoglyphs_and_zero_width_characters() -> None:
 
 def test_fancy_unicode_letters_fold_to_ascii() -> None:
     assert clean("𝐁𝐢𝐭𝐜𝐨𝐢𝐧 ｆｒｅｅ").text == "bitcoin free"
+    # Small capitals, which NFKC leaves alone; IPA letters that only look similar stay.
+    assert clean("ɪ ᴍᴀᴅᴇ $5,000 ꜰʀᴏᴍ ʙɪᴛᴄᴏɪɴ").text == "i made $5,000 from bitcoin"
+    assert clean("ɐɔə").text == "ɐɔə"
 
 
 def test_placeholders_for_links_contacts_money_numbers() -> None:
@@ -149,6 +152,8 @@ NOT_PHONES = [
     "  5 Reallocated_Sector_Ct   0x0033   095   095   010    Pre-fail",  # a smartctl table
     "[ 8123.441920] usb 2-1: USB disconnect",  # a kernel log timestamp
     "page 1234 of 5678",
+    "1000000000 views",  # mostly one digit: a count, not a number to call
+    "call 1-000-000-0000",
 ]
 
 
