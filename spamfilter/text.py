@@ -28,6 +28,7 @@ _SMALL_CAPS = {
     for cp in [*range(0x0250, 0x02B0), *range(0x1D00, 0x1D2C), *range(0xA730, 0xA800)]
     if re.fullmatch(r"LATIN LETTER SMALL CAPITAL [A-Z]", unicodedata.name(chr(cp), ""))
 }
+_INVISIBLE_AND_SMALL_CAPS = {**_ZERO_WIDTH, **_SMALL_CAPS}  # one pass over the text for both
 
 # Cyrillic and Greek letters that look like Latin ones; applied only inside words that
 # mix scripts, so real Russian or Greek text is left alone.
@@ -161,7 +162,7 @@ def visible_text(raw: str) -> tuple[str, int]:
     text = _BBCODE_URL.sub(_unlink, text)
     text = _BBCODE_BARE.sub(r" \1 ", text)
     text = _TAG.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).translate(_SMALL_CAPS)
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE_AND_SMALL_CAPS)
     text = _fix_homoglyphs(text)
     if _SPACED_WWW_HINT.search(text):
         text = _SPACED_WWW.sub("www.", text)
