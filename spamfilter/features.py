@@ -200,6 +200,47 @@ class OptionalTfidf(TfidfVectorizer):
         return hasattr(self, "empty_")
 
 
+class LogCountRatio(BaseEstimator, TransformerMixin):
+    """Scale each column by how much more of spam's weight than of ham's it holds: the naive
+    Bayes log-count ratio of NBSVM (Wang and Manning, 2012), softened by ``power``.
+
+    Logistic regression's penalty treats every n-gram alike, so a phrase seen in a handful of
+    spam competes with one seen in hundreds; the ratio is a prior from the counts that lets the
+    penalty shrink the uninformative ones first. Naive Bayes was ahead of the plain model on
+    spam caught at the lowest false-positive rates, and this takes that strength without its
+    independence assumption. A column's scale is fixed after fitting, so the model stays linear
+    in the TF-IDF values (scoring multiplies them by ``scale_``). Word n-grams only: on the
+    character n-grams it cost AUC on corpora never trained on.
+
+    Every row counts once here, moderator labels too (a Pipeline passes ``sample_weight`` only
+    to its last step, where their extra weight does apply). The ratios see all training rows
+    before the calibrator's folds; measured calibration did not suffer (Brier score within 0.003).
+    """
+
+    def __init__(self, alpha: float = 0.1, power: float = 0.35) -> None:
+        self.alpha = alpha  # added to each class's column sums, so an n-gram seen in one class is finite
+        # 1 is NBSVM's ratio; below 1 pulls the scales towards each other. 0.5 and 1 caught more
+        # spam within each corpus but less at <=0.1% ham blocked over all corpora mixed.
+        self.power = power
+
+    def fit(self, X: sparse.spmatrix, y: Sequence[int]) -> LogCountRatio:
+        X, labels = sparse.csr_matrix(X), np.asarray(y)
+        if not (labels == 1).any() or not (labels == 0).any():
+            raise ValueError("LogCountRatio needs both spam (1) and ham (0) rows")
+        spam = self.alpha + np.asarray(abs(X[labels == 1]).sum(axis=0), dtype=np.float64).ravel()
+        ham = self.alpha + np.asarray(abs(X[labels == 0]).sum(axis=0), dtype=np.float64).ravel()
+        ratio = np.log(spam / spam.sum()) - np.log(ham / ham.sum())
+        self.scale_ = np.sign(ratio) * np.abs(ratio) ** self.power
+        return self
+
+    def transform(self, X: sparse.spmatrix) -> sparse.csr_matrix:
+        X = sparse.csr_matrix(X)
+        return sparse.csr_matrix(X @ sparse.diags(self.scale_.astype(X.dtype)))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(input_features, dtype=object)
+
+
 class MetaFeatures(Stateless):
     """Link, contact, author and request metadata as a few scaled numbers."""
 

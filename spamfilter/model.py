@@ -33,6 +33,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from .errors import ModelError
 from .features import (
     META_NAMES,
+    LogCountRatio,
     MetaFeatures,
     OptionalTfidf,
     Prepare,
@@ -48,10 +49,13 @@ FORMAT = 1
 
 
 def build_pipeline(C: float = 8.0) -> Pipeline:
-    """The untrained pipeline: records -> cleaned text -> n-grams + metadata -> calibrated LR."""
+    """The untrained pipeline: records -> cleaned text -> n-grams + metadata -> calibrated LR.
 
-    def text_vectorizer(field: str, vectorizer: TfidfVectorizer) -> Pipeline:
-        return Pipeline([("select", Select(field)), ("tfidf", vectorizer)])
+    Each text part is select -> TF-IDF, the words then scaled by their log-count ratio."""
+
+    def text_vectorizer(field: str, vectorizer: TfidfVectorizer, scale: LogCountRatio | None = None) -> Pipeline:
+        steps: list[tuple[str, Any]] = [("select", Select(field)), ("tfidf", vectorizer)]
+        return Pipeline(steps if scale is None else [*steps, ("scale", scale)])
 
     features = FeatureUnion(
         [
@@ -69,6 +73,7 @@ def build_pipeline(C: float = 8.0) -> Pipeline:
                         sublinear_tf=True,
                         dtype=np.float32,
                     ),
+                    LogCountRatio(),
                 ),
             ),
             (
@@ -243,12 +248,14 @@ class _CharGrams:
 def _weigh(
     vectorizer: TfidfVectorizer,
     idf: np.ndarray | None,
+    scale: np.ndarray | None,
     cols: np.ndarray,
     tf: np.ndarray,
     row: np.ndarray | None = None,
     n: int = 1,
 ) -> np.ndarray:
-    """The vectorizer's weights for counted terms: tf, idf and norm, as its transform computes them.
+    """The part's weights for counted terms: tf, idf and norm as the vectorizer's transform
+    computes them, then the part's :class:`LogCountRatio` scale if it has one.
 
     ``row`` names the comment of each entry when several comments' terms come at once (``n`` comments).
     """
@@ -264,6 +271,8 @@ def _weigh(
     elif vectorizer.norm == "l1":
         total = np.abs(tf).sum() if row is None else np.bincount(row, weights=np.abs(tf), minlength=n)[row]
         tf = tf / total
+    if scale is not None:
+        tf = tf * scale[cols]
     return tf
 
 
@@ -272,7 +281,7 @@ class _Linear:
 
     Through the Pipeline, one comment costs about 4 ms, nearly all of it input
     validation in each transformer; the same sums here cost a tenth of that. It uses
-    the fitted analyzers, vocabularies, idf weights, coefficients and calibrator, and
+    the fitted analyzers, vocabularies, idf weights, word scales, coefficients and calibrator, and
     tests/test_model.py checks that it agrees with ``pipeline.predict_proba``.
     """
 
@@ -285,9 +294,16 @@ class _Linear:
         self.coef = np.asarray(linear.coef_, dtype=np.float64).ravel()
         self.intercept = float(np.ravel(linear.intercept_)[0])
         self.calibrator = calibrated.calibrators[0] if calibrated is not None else None
-        # (field, term counter, vectorizer, first column, idf weights or None)
+        # (field, term counter, vectorizer, first column, idf weights or None, column scales or None)
         self.text_parts: list[
-            tuple[str, Callable[[str], tuple[np.ndarray, np.ndarray]], TfidfVectorizer, int, np.ndarray | None]
+            tuple[
+                str,
+                Callable[[str], tuple[np.ndarray, np.ndarray]],
+                TfidfVectorizer,
+                int,
+                np.ndarray | None,
+                np.ndarray | None,
+            ]
         ] = []
         self.meta_offset = -1
         # Each part's (first column, name, column names); the names are the vocabulary's own
@@ -301,12 +317,14 @@ class _Linear:
             if isinstance(part, MetaFeatures):
                 self.meta_offset = offset
             elif width:
-                select, vectorizer = part.steps[0][1], part.steps[-1][1]
+                select, vectorizer = part.named_steps["select"], part.named_steps["tfidf"]
+                step = part.named_steps.get("scale")  # absent in models trained before it existed
+                scale = step.scale_ if isinstance(step, LogCountRatio) else None
                 grams = _CharGrams.of(vectorizer)
                 counts = grams.counts if grams is not None else _term_counts(vectorizer)
                 # Kept here: the vectorizer's idf_ is a property that rebuilds the array on each use.
                 idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
-                self.text_parts.append((select.field, counts, vectorizer, offset, idf))
+                self.text_parts.append((select.field, counts, vectorizer, offset, idf, scale))
             offset += width
         if offset != len(self.coef):
             raise ModelError(f"the model has {len(self.coef)} coefficients for {offset} features; retrain it")
@@ -326,11 +344,11 @@ class _Linear:
         """One comment's row: the fewest NumPy calls, for the single check on every comment post."""
         indices: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for field, counts, vectorizer, offset, idf in self.text_parts:
+        for field, counts, vectorizer, offset, idf, scale in self.text_parts:
             cols, tf = counts(getattr(prepared, field))
             if len(cols):
                 indices.append(cols + offset)
-                values.append(_weigh(vectorizer, idf, cols, tf))
+                values.append(_weigh(vectorizer, idf, scale, cols, tf))
         if self.meta_offset >= 0:
             meta = np.fromiter(meta_row(prepared).values(), dtype=np.float64, count=len(META_NAMES))
             nonzero = np.flatnonzero(meta)
@@ -348,7 +366,7 @@ class _Linear:
         rows: list[np.ndarray] = []  # the comment each entry belongs to
         indices: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for field, counts, vectorizer, offset, idf in self.text_parts:
+        for field, counts, vectorizer, offset, idf, scale in self.text_parts:
             counted = [counts(getattr(p, field)) for p in prepared]
             lengths = np.fromiter((len(c) for c, _ in counted), dtype=np.int64, count=n)
             if not lengths.any():
@@ -357,7 +375,8 @@ class _Linear:
             cols = np.concatenate([c for c, _ in counted])
             rows.append(row)
             indices.append(cols + offset)
-            values.append(_weigh(vectorizer, idf, cols, np.concatenate([t for _, t in counted]), row, n))
+            tf = np.concatenate([t for _, t in counted])
+            values.append(_weigh(vectorizer, idf, scale, cols, tf, row, n))
         if self.meta_offset >= 0:
             meta = np.array([list(meta_row(p).values()) for p in prepared], dtype=np.float64).reshape(
                 n, len(META_NAMES)
@@ -415,7 +434,7 @@ def _plain_vocabularies(pipeline: Pipeline) -> None:
     80k terms, that was two thirds of the time to load a model. Nothing else changes.
     """
     for _name, part in pipeline.steps[1][1].transformer_list:
-        vectorizer = part.steps[-1][1] if isinstance(part, Pipeline) else part
+        vectorizer = part.named_steps["tfidf"] if isinstance(part, Pipeline) else part
         vocabulary = getattr(vectorizer, "vocabulary_", None)
         if vocabulary:
             vectorizer.vocabulary_ = {term: int(column) for term, column in vocabulary.items()}

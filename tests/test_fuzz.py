@@ -1019,7 +1019,9 @@ def test_any_method_on_any_path(unlimited: Flask, client: FlaskClient, data: st.
                     "/1.2/comment-check",
                 ]
             ),
-            st.builds(lambda p: "/" + quote_from_bytes(p.encode(), safe="/"), st.text(CHARS, max_size=30)),
+            # Not "//" first: the test client reads "//host..." as a URL with a host and fails on an
+            # unencodable one before any request is made ("//1.1//comment-check" below covers "//").
+            st.builds(lambda p: "/" + quote_from_bytes(p.lstrip("/").encode(), safe="/"), st.text(CHARS, max_size=30)),
             st.sampled_from(["/1.1/comment-check/", "//1.1//comment-check", "/1.1/%ff", "/1.1/..%2f..%2fetc", "/%00"]),
         ),
         label="path",

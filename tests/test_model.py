@@ -7,13 +7,15 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from spamfilter import model as model_io
 from spamfilter.config import DEFAULT_MODEL_PATH
 from spamfilter.errors import ModelError
-from spamfilter.features import meta_row, prepare
+from spamfilter.features import LogCountRatio, meta_row, prepare
 
 
 @pytest.fixture
@@ -158,7 +160,7 @@ def test_character_ngram_counts_match_the_analyzer(text: str) -> None:
     """The numpy n-gram counter gives exactly the analyzer's terms and counts, term by term."""
     m = model_io.load(DEFAULT_MODEL_PATH)
     for _name, part in m.pipeline.steps[1][1].transformer_list:
-        vectorizer = part.steps[-1][1] if hasattr(part, "steps") else None
+        vectorizer = part.named_steps["tfidf"] if hasattr(part, "steps") else None
         if vectorizer is None or vectorizer.analyzer != "char_wb":
             continue
         grams = model_io._CharGrams.of(vectorizer)
@@ -185,3 +187,51 @@ def test_character_ngrams_that_do_not_fit_integer_codes_use_the_analyzer() -> No
     names = fits.get_feature_names_out()
     expected = Counter(t for t in fits.build_analyzer()("abc ab") if t in fits.vocabulary_)
     assert {names[c]: n for c, n in zip(columns, counts, strict=True)} == dict(expected)
+
+
+def test_log_count_ratio_scales_each_column_by_its_class_balance() -> None:
+    """A term of spam only weighs positive, of ham only negative, of both alike about nothing;
+    the transform is the input times those scales, column by column."""
+    X = sparse.csr_matrix(np.array([[1.0, 0, 1], [2.0, 0, 1], [0, 1.0, 1], [0, 2.0, 1]]))
+    y = [1, 1, 0, 0]
+    soft = LogCountRatio(alpha=0.1, power=0.5).fit(X, y)
+    full = LogCountRatio(alpha=0.1, power=1.0).fit(X, y)
+    assert soft.scale_[0] > 0 > soft.scale_[1]
+    assert soft.scale_[2] == pytest.approx(0.0, abs=1e-9)
+    assert np.abs(soft.scale_) == pytest.approx(np.sqrt(np.abs(full.scale_)))
+    assert soft.transform(X).toarray() == pytest.approx(X.toarray() * soft.scale_)
+    with pytest.raises(ValueError, match="both spam"):
+        LogCountRatio().fit(X, [1, 1, 1, 1])
+
+
+# Written for this test: a tiny training set in which words repeat enough to pass min_df.
+TINY_TRAINING = [
+    ("cheap pills online buy now cheap pills", 1),
+    ("buy cheap pills now online pharmacy", 1),
+    ("online casino bonus buy now free spins", 1),
+    ("free spins casino bonus online now", 1),
+    ("cheap loans online buy now fast cash", 1),
+    ("fast cash loans cheap online now", 1),
+    ("thanks for the recipe, the bread came out well", 0),
+    ("the bread recipe worked, thanks for the post", 0),
+    ("great post, I tried the recipe with less salt", 0),
+    ("less salt worked well in the bread, great post", 0),
+    ("thanks, the post answered my question about salt", 0),
+    ("my question: does the recipe work with rye bread?", 0),
+]
+
+
+@pytest.mark.parametrize("scaled", [True, False])
+def test_fast_scoring_matches_with_and_without_word_scaling(scaled: bool) -> None:
+    """Models trained before the log-count ratio step existed have no such step and still score."""
+    pipeline = model_io.build_pipeline()
+    if not scaled:
+        words = pipeline.named_steps["features"].transformer_list[0][1]
+        words.steps = [s for s in words.steps if s[0] != "scale"]
+    records = [{"content": text} for text, _ in TINY_TRAINING]
+    pipeline.fit(records, [label for _, label in TINY_TRAINING])
+    m = model_io.Model(pipeline, {"version": "tiny", "threshold": 0.5, "discard_threshold": 0.9})
+    probe = [*VARIED_RECORDS, {"content": "buy cheap pills, thanks for the bread recipe"}]
+    reference = pipeline.predict_proba(probe)[:, 1]
+    assert [s.score for s in m.score(probe)] == pytest.approx(reference, abs=1e-6)
+    assert [m.score([r])[0].score for r in probe] == pytest.approx(reference, abs=1e-6)
