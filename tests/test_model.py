@@ -225,11 +225,13 @@ TINY_TRAINING = [
 def test_fast_scoring_matches_with_and_without_word_scaling(scaled: bool) -> None:
     """Models trained before the log-count ratio step existed have no such step and still score."""
     pipeline = model_io.build_pipeline()
+    words = pipeline.named_steps["features"].transformer_list[0][1]
     if not scaled:
-        words = pipeline.named_steps["features"].transformer_list[0][1]
         words.steps = [s for s in words.steps if s[0] != "scale"]
     records = [{"content": text} for text, _ in TINY_TRAINING]
     pipeline.fit(records, [label for _, label in TINY_TRAINING])
+    if scaled:  # the step is there and does scale: the check below compares something
+        assert not np.allclose(words.named_steps["scale"].scale_, 1.0)
     m = model_io.Model(pipeline, {"version": "tiny", "threshold": 0.5, "discard_threshold": 0.9})
     probe = [*VARIED_RECORDS, {"content": "buy cheap pills, thanks for the bread recipe"}]
     reference = pipeline.predict_proba(probe)[:, 1]
