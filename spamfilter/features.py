@@ -154,7 +154,7 @@ def meta_row(p: Prepared) -> dict[str, float]:
         "email_digits": float(sum(ch.isdigit() for ch in email.split("@")[0]) >= 3),
         "author_digits": float(any(ch.isdigit() for ch in p.author)),
         # Retired, always 0: "four words or more" learned +5.7 from the seed corpus's business-name
-        # spammers and flagged real people ("Phương Linh Nguyễn Ngọc"). The column stays so models
+        # spammers and flagged real people (many Vietnamese names have four parts). The column stays so models
         # trained with it still load (a model's width is fixed), and they stop using it too.
         "author_long": 0.0,
         "ua_automated": float(_automated_ua(ua)),
