@@ -228,15 +228,16 @@ class LogCountRatio(BaseEstimator, TransformerMixin):
         X, labels = sparse.csr_matrix(X), np.asarray(y)
         if not (labels == 1).any() or not (labels == 0).any():
             raise ValueError("LogCountRatio needs both spam (1) and ham (0) rows")
-        spam = self.alpha + np.asarray(abs(X[labels == 1]).sum(axis=0), dtype=np.float64).ravel()
-        ham = self.alpha + np.asarray(abs(X[labels == 0]).sum(axis=0), dtype=np.float64).ravel()
+        # TF-IDF values are never negative, so each column's sum is its weight in that class.
+        spam = self.alpha + np.asarray(X[labels == 1].sum(axis=0), dtype=np.float64).ravel()
+        ham = self.alpha + np.asarray(X[labels == 0].sum(axis=0), dtype=np.float64).ravel()
         ratio = np.log(spam / spam.sum()) - np.log(ham / ham.sum())
         self.scale_ = np.sign(ratio) * np.abs(ratio) ** self.power
         return self
 
     def transform(self, X: sparse.spmatrix) -> sparse.csr_matrix:
         X = sparse.csr_matrix(X)
-        return sparse.csr_matrix(X @ sparse.diags(self.scale_.astype(X.dtype)))
+        return X @ sparse.diags(self.scale_.astype(X.dtype))
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(input_features, dtype=object)

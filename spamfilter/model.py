@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import joblib
 import numpy as np
@@ -276,6 +276,17 @@ def _weigh(
     return tf
 
 
+class _TextPart(NamedTuple):
+    """One text part of the fitted union, as :class:`_Linear` weighs it."""
+
+    field: str  # the Prepared attribute it reads
+    counts: Callable[[str], tuple[np.ndarray, np.ndarray]]  # text -> (vocabulary columns, term counts)
+    vectorizer: TfidfVectorizer
+    offset: int  # its first column in the union
+    idf: np.ndarray | None
+    scale: np.ndarray | None  # LogCountRatio.scale_, for parts that have the step
+
+
 class _Linear:
     """The fitted pipeline's arithmetic for one comment, without scikit-learn's per-call checks.
 
@@ -294,17 +305,7 @@ class _Linear:
         self.coef = np.asarray(linear.coef_, dtype=np.float64).ravel()
         self.intercept = float(np.ravel(linear.intercept_)[0])
         self.calibrator = calibrated.calibrators[0] if calibrated is not None else None
-        # (field, term counter, vectorizer, first column, idf weights or None, column scales or None)
-        self.text_parts: list[
-            tuple[
-                str,
-                Callable[[str], tuple[np.ndarray, np.ndarray]],
-                TfidfVectorizer,
-                int,
-                np.ndarray | None,
-                np.ndarray | None,
-            ]
-        ] = []
+        self.text_parts: list[_TextPart] = []
         self.meta_offset = -1
         # Each part's (first column, name, column names); the names are the vocabulary's own
         # strings, not the union's "part__term" copies of all of them (megabytes per worker).
@@ -324,7 +325,7 @@ class _Linear:
                 counts = grams.counts if grams is not None else _term_counts(vectorizer)
                 # Kept here: the vectorizer's idf_ is a property that rebuilds the array on each use.
                 idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
-                self.text_parts.append((select.field, counts, vectorizer, offset, idf, scale))
+                self.text_parts.append(_TextPart(select.field, counts, vectorizer, offset, idf, scale))
             offset += width
         if offset != len(self.coef):
             raise ModelError(f"the model has {len(self.coef)} coefficients for {offset} features; retrain it")
